@@ -1,0 +1,78 @@
+# SCOPE — on-device sign language interpreter.
+#
+#   make run    set up, build, and run the default job (see README)
+#   make test   set up and run every test
+#
+# Every build, test and run goes through the same cgo flags (CGO_ENV below), so Go's
+# build cache keeps llama.cpp compiled: the first build takes 6-10 minutes on 2 cores,
+# later ones seconds. Changing any of these flags (a baseline non-AVX2 build, -race)
+# recompiles llama.cpp; such builds have their own targets and stay out of `make test`.
+
+SHELL := /bin/bash
+GO ?= go
+PY ?= /usr/bin/python3
+SCOPE_CACHE ?= $(CURDIR)/.cache
+export SCOPE_CACHE
+
+ARCH := $(shell uname -m)
+
+# Recursively expanded on purpose: these name module-cache folders that exist only
+# after `go mod download` has run in `setup`.
+OLLAMA_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/ollama/ollama)
+SHIM_SRC := third_party/miniaudio
+SHIM_HASH := $(shell cat $(SHIM_SRC)/miniaudio/miniaudio.h | sha256sum | cut -c1-16)
+SHIM_DIR := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/scope/cgo/miniaudio-$(SHIM_HASH)
+
+ifeq ($(ARCH),x86_64)
+SIMD_FLAGS := -mavx2 -mfma -mf16c
+else
+SIMD_FLAGS :=
+endif
+CGO_CPPFLAGS_ALL = -I$(SHIM_DIR) -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLLAMA_DIR)/ml/backend/ggml/ggml/include
+CGO_ENV = CGO_ENABLED=1 CGO_CPPFLAGS="$(CGO_CPPFLAGS_ALL)" CGO_CFLAGS="-O2 -g $(SIMD_FLAGS)" CGO_CXXFLAGS="-O2 -g $(SIMD_FLAGS)"
+
+GOTEST_FLAGS ?= -timeout 40m -p 2
+
+.PHONY: all setup build run test test-go test-python bench env clean-bin help
+all: build
+
+help:
+	@echo "make run    - set up, build and run the default job"
+	@echo "make test   - set up and run all tests"
+	@echo "make build  - build bin/scope"
+	@echo "make setup  - install packages and unpack models into $(SCOPE_CACHE)"
+	@echo "make env    - print the cgo environment for plain 'go build'"
+
+setup:
+	@bash scripts/setup.sh
+	@echo "==> go: downloading modules"; $(GO) mod download
+	@if [ ! -f $(SHIM_DIR)/miniaudio/miniaudio.h ]; then \
+	  echo "==> cgo: installing miniaudio shim at $(SHIM_DIR)"; \
+	  mkdir -p $(SHIM_DIR)/miniaudio && cp $(SHIM_SRC)/miniaudio/miniaudio.h $(SHIM_DIR)/miniaudio/; \
+	else echo "==> cgo: miniaudio shim present"; fi
+
+# `eval $(make -s env)` sets up a shell for plain `go build`/`go test`.
+env:
+	@echo "export CGO_ENABLED=1 CGO_CPPFLAGS='$(CGO_CPPFLAGS_ALL)' CGO_CFLAGS='-O2 -g $(SIMD_FLAGS)' CGO_CXXFLAGS='-O2 -g $(SIMD_FLAGS)' SCOPE_CACHE='$(SCOPE_CACHE)'"
+
+build: setup
+	@echo "==> go build ./cmd/scope (the first build compiles llama.cpp: 6-10 minutes on 2 cores)"
+	$(CGO_ENV) $(GO) build -o bin/scope ./cmd/scope
+
+run: build
+	./bin/scope run
+
+test: setup test-go test-python
+
+test-go:
+	$(CGO_ENV) $(GO) vet ./...
+	$(CGO_ENV) $(GO) test $(GOTEST_FLAGS) ./...
+
+test-python:
+	@if [ -d train ]; then cd train && $(PY) -m unittest discover -v -s tests -t . ; fi
+
+bench: build
+	./bin/scope bench
+
+clean-bin:
+	rm -rf bin

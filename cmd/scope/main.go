@@ -1,0 +1,124 @@
+// Command scope is SCOPE's one binary: the on-device sign language interpreter and the
+// tools around it (model conversion, bundles, updates, evaluation, benchmarks, synthetic
+// data). Run `scope help` for the list of commands, `scope <command> --help` for each.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// app carries what every command gets: its output streams and a logger.
+type app struct {
+	stdout io.Writer
+	stderr io.Writer
+	log    *slog.Logger
+}
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, a *app, args []string) error
+}
+
+// commands lists every subcommand. Each lives in its own file of this package.
+func commands() []command {
+	return []command{
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "scope:", err)
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "scope:", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage error")
+
+func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a := &app{
+		stdout: stdout,
+		stderr: stderr,
+		log:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) > 1 {
+			return runMain(ctx, []string{args[1], "--help"}, stdout, stderr)
+		}
+		usage(stdout)
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.run(ctx, a, args[1:])
+		}
+	}
+	usage(stderr)
+	return fmt.Errorf("unknown command %q: %w", args[0], errUsage)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "scope - on-device sign language interpreter (SCOPE)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Usage: scope <command> [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Commands:")
+	cs := commands()
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run `scope <command> --help` for a command's flags.")
+}
+
+// newFlags returns a FlagSet whose --help prints the command's description, usage
+// line and flags to the app's stdout.
+func newFlags(a *app, name, usageLine, description string) *flag.FlagSet {
+	fs := flag.NewFlagSet("scope "+name, flag.ContinueOnError)
+	fs.SetOutput(a.stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: scope %s %s\n\n", name, usageLine)
+		if description != "" {
+			fmt.Fprintln(w, strings.TrimSpace(description))
+			fmt.Fprintln(w)
+		}
+		fmt.Fprintln(w, "Flags:")
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseFlags parses args; --help prints usage to stdout and returns flag.ErrHelp.
+func parseFlags(a *app, fs *flag.FlagSet, args []string) error {
+	for _, x := range args {
+		if x == "-h" || x == "--help" || x == "-help" {
+			fs.SetOutput(a.stdout)
+			fs.Usage()
+			return flag.ErrHelp
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return nil
+}
