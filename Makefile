@@ -69,7 +69,7 @@ test-go:
 	$(CGO_ENV) $(GO) test $(GOTEST_FLAGS) ./...
 
 test-python:
-	@if [ -d train ]; then cd train && $(PY) -m unittest discover -v -s tests -t . ; fi
+	$(PY) -m unittest discover -s train/tests -t .
 
 bench: build
 	./bin/scope bench
