@@ -33,6 +33,8 @@ type command struct {
 // commands lists every subcommand. Each lives in its own file of this package.
 func commands() []command {
 	return []command{
+		{"eval", "score models: `scope eval slr`, `scope eval slt`", cmdEval},
+		{"bench", "measure speed: `scope bench pose|slr|slt`", cmdBench},
 	}
 }
 

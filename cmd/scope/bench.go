@@ -1,0 +1,12 @@
+package main
+
+import "context"
+
+// benchSubcommands lists `scope bench` verbs; each lives in cmd/scope/bench_<name>.go.
+func benchSubcommands() []subcommand {
+	return []subcommand{}
+}
+
+func cmdBench(ctx context.Context, a *app, args []string) error {
+	return dispatch(ctx, a, "bench", "Measure speed (frames/s, latency percentiles, tokens/s) on this machine and print what it was measured on.", benchSubcommands(), args)
+}

@@ -1,0 +1,12 @@
+package main
+
+import "context"
+
+// evalSubcommands lists `scope eval` verbs; each lives in cmd/scope/eval_<name>.go.
+func evalSubcommands() []subcommand {
+	return []subcommand{}
+}
+
+func cmdEval(ctx context.Context, a *app, args []string) error {
+	return dispatch(ctx, a, "eval", "Score a model on a dataset given by path (WER for the recogniser; BLEU, ROUGE-L, chrF for the translator).", evalSubcommands(), args)
+}
