@@ -33,6 +33,7 @@ type command struct {
 // commands lists every subcommand. Each lives in its own file of this package.
 func commands() []command {
 	return []command{
+		{"config", "print or check the configuration (`scope config print`)", cmdConfig},
 		{"eval", "score models: `scope eval slr`, `scope eval slt`", cmdEval},
 		{"bench", "measure speed: `scope bench pose|slr|slt`", cmdBench},
 	}
@@ -53,7 +54,7 @@ func main() {
 	}
 }
 
-var errUsage = errors.New("usage error")
+var errUsage = errors.New("run with --help for usage")
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a := &app{

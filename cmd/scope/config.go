@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"scope/config"
+)
+
+// configFlag adds --config to fs; the default comes from $SCOPE_CONFIG.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", os.Getenv("SCOPE_CONFIG"), "YAML configuration file (default $SCOPE_CONFIG; none: built-in defaults)")
+}
+
+func cmdConfig(ctx context.Context, a *app, args []string) error {
+	subs := []subcommand{
+		{"print", "print the effective configuration: defaults, then the file, then SCOPE_* variables", cmdConfigPrint},
+		{"check", "validate a configuration file and report every problem", cmdConfigCheck},
+	}
+	return dispatch(ctx, a, "config", "Inspect SCOPE's configuration. Settings come from built-in defaults, a YAML file (--config or $SCOPE_CONFIG), then environment variables SCOPE_<SECTION>_<KEY> (e.g. SCOPE_CAPTURE_SOURCE).", subs, args)
+}
+
+func cmdConfigPrint(ctx context.Context, a *app, args []string) error {
+	fs := newFlags(a, "config print", "[--config FILE]", "Print the effective configuration as YAML. Save it as a starting point for your own file.")
+	path := configFlag(fs)
+	if err := parseFlags(a, fs, args); err != nil {
+		return err
+	}
+	c, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	out, err := c.YAML()
+	if err != nil {
+		return err
+	}
+	_, err = a.stdout.Write(out)
+	return err
+}
+
+func cmdConfigCheck(ctx context.Context, a *app, args []string) error {
+	fs := newFlags(a, "config check", "FILE", "Validate FILE (with the environment applied) and report every problem.")
+	if err := parseFlags(a, fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("scope config check needs one FILE: %w", errUsage)
+	}
+	if _, err := config.Load(fs.Arg(0)); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%s: ok\n", fs.Arg(0))
+	return nil
+}
