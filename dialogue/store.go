@@ -1,0 +1,263 @@
+package dialogue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// Errors callers can test with errors.Is. The errors a Store returns wrap these with
+// the operation, the file and, where it helps, what the user can do.
+var (
+	// ErrNotFound: the conversation (or embedding) does not exist, or was deleted.
+	ErrNotFound = errors.New("not found")
+	// ErrClosed: the Store was closed (or a failed Wipe left it closed).
+	ErrClosed = errors.New("dialogue store is closed")
+	// ErrNotStore: the file exists but is not a SCOPE dialogue store (another program's
+	// bbolt file, a truncated file, or not a bbolt file at all).
+	ErrNotStore = errors.New("not a SCOPE dialogue store")
+	// ErrSchemaTooNew: the file was written by a newer scope with a schema this build
+	// cannot read. Upgrade scope, or point it at another file.
+	ErrSchemaTooNew = errors.New("dialogue store schema is newer than this scope")
+	// ErrInUse: another process (usually the scope daemon) holds the file.
+	ErrInUse = errors.New("dialogue store is in use by another process")
+	// ErrNoStore: Options.MustExist was set and there is no file.
+	ErrNoStore = errors.New("no dialogue store")
+	// ErrInvalid: a turn or argument that the store refuses (unknown speaker, empty turn).
+	ErrInvalid = errors.New("invalid argument")
+	// ErrCorrupt: a record inside the file could not be read back.
+	ErrCorrupt = errors.New("dialogue store is corrupt")
+)
+
+// FileMode is the permission of the store file: conversation text is personal data,
+// so only the owning user may read it.
+const FileMode os.FileMode = 0o600
+
+// Options configures Open. The zero value keeps conversations forever and logs nothing.
+type Options struct {
+	// Retention is how long a conversation is kept after its last turn; older ones,
+	// and embeddings older than this, are deleted by a timer. 0 keeps everything.
+	Retention time.Duration
+	// RetentionInterval is how often the timer runs. 0 means Retention/4, at most an
+	// hour and at least a second.
+	RetentionInterval time.Duration
+	// Now is the clock for timestamps and retention; nil means time.Now. Tests move it.
+	Now func() time.Time
+	// Logger receives retention runs, migrations and repairs; nil discards them.
+	Logger *slog.Logger
+	// LockTimeout is how long Open waits while another process holds the file before
+	// it fails with ErrInUse. 0 means 2 s; a negative value waits forever.
+	LockTimeout time.Duration
+	// MustExist makes Open fail with ErrNoStore instead of creating a missing file
+	// (command-line tools that only read or delete use it).
+	MustExist bool
+}
+
+// Store is a dialogue store backed by one bbolt file. Its methods are safe for
+// concurrent use: one write transaction runs at a time, and any number of readers run
+// beside it on consistent snapshots. Results are copies; no lock or transaction is held
+// after a method returns.
+type Store struct {
+	path string
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+	migs []migration
+
+	// mu guards db: methods hold it shared for the length of one transaction; Wipe
+	// and Close hold it exclusively while they replace or close the file.
+	mu sync.RWMutex
+	db *bolt.DB
+
+	stop context.CancelFunc
+	done sync.WaitGroup
+}
+
+// Open opens (creating it if needed, unless Options.MustExist) the dialogue store at
+// path, migrates it to the current schema and, if Options.Retention is set, deletes
+// expired conversations now and then on a timer until Close.
+func Open(path string, opts Options) (*Store, error) {
+	return openWith(path, opts, migrations)
+}
+
+func openWith(path string, opts Options, migs []migration) (*Store, error) {
+	if path == "" {
+		return nil, fmt.Errorf("opening dialogue store: %w: empty path (set --db or dialogue.path)", ErrInvalid)
+	}
+	if opts.Retention < 0 {
+		return nil, fmt.Errorf("opening dialogue store %s: %w: negative retention %v", path, ErrInvalid, opts.Retention)
+	}
+	s := &Store{path: path, opts: opts, log: opts.Logger, now: opts.Now, migs: migs}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	db, err := s.openDB()
+	if err != nil {
+		return nil, err
+	}
+	s.db = db
+	if opts.Retention > 0 {
+		if _, err := s.Sweep(context.Background()); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		s.stop = cancel
+		s.done.Add(1)
+		go s.retentionLoop(ctx)
+	}
+	return s, nil
+}
+
+// Path returns the file the store lives in.
+func (s *Store) Path() string { return s.path }
+
+// Close stops the retention timer and closes the file. It waits for running
+// transactions to finish. Closing twice is harmless.
+func (s *Store) Close() error {
+	if s.stop != nil {
+		s.stop()
+		s.done.Wait()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	if err != nil {
+		return fmt.Errorf("closing dialogue store %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// openDB opens the bbolt file, checks that it is ours and runs pending migrations.
+func (s *Store) openDB() (db *bolt.DB, err error) {
+	path := s.path
+	info, statErr := os.Stat(path)
+	switch {
+	case statErr == nil && info.IsDir():
+		return nil, fmt.Errorf("opening dialogue store %s: %w: it is a directory; give a file path", path, ErrNotStore)
+	case statErr == nil:
+		if info.Mode().Perm() != FileMode {
+			// An older copy or a restored backup may be readable by others; tighten it.
+			if err := os.Chmod(path, FileMode); err != nil {
+				return nil, fmt.Errorf("opening dialogue store %s: setting mode %v: %w", path, FileMode, err)
+			}
+			s.log.Warn("dialogue store was readable by others; set to 0600", "path", path, "was", info.Mode().Perm())
+		}
+	case errors.Is(statErr, os.ErrNotExist):
+		if s.opts.MustExist {
+			return nil, fmt.Errorf("opening dialogue store %s: %w there (nothing recorded yet, or a different --db/SCOPE_DATA_DIR)", path, ErrNoStore)
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("creating folder for dialogue store %s: %w", path, err)
+		}
+	default:
+		return nil, fmt.Errorf("opening dialogue store %s: %w", path, statErr)
+	}
+
+	timeout := s.opts.LockTimeout
+	switch {
+	case timeout == 0:
+		timeout = 2 * time.Second
+	case timeout < 0:
+		timeout = 0 // bbolt: wait forever
+	}
+	// A damaged file can make bbolt panic while it reads pages; report it as a bad
+	// file instead of taking the caller down.
+	defer func() {
+		if r := recover(); r != nil {
+			if db != nil {
+				_ = db.Close()
+			}
+			db, err = nil, fmt.Errorf("opening dialogue store %s: %w: %v (move it away or run `scope wipe`)", path, ErrNotStore, r)
+		}
+	}()
+	db, err = bolt.Open(path, FileMode, &bolt.Options{Timeout: timeout})
+	if err != nil {
+		switch {
+		case errors.Is(err, bolterrors.ErrTimeout):
+			return nil, fmt.Errorf("opening dialogue store %s: %w (is the scope daemon running? stop it, or use its API)", path, ErrInUse)
+		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
+			errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, syscall.EINVAL):
+			return nil, fmt.Errorf("opening dialogue store %s: %w: %v (move it away, or run `scope wipe` to start empty)", path, ErrNotStore, err)
+		}
+		return nil, fmt.Errorf("opening dialogue store %s: %w", path, err)
+	}
+	if err := s.checkSize(db); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := s.migrate(db); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// checkSize refuses a file shorter than its own metadata says: reading the missing
+// pages through the memory map would crash the process, not return an error.
+func (s *Store) checkSize(db *bolt.DB) error {
+	info, err := os.Stat(s.path)
+	if err != nil {
+		return fmt.Errorf("opening dialogue store %s: %w", s.path, err)
+	}
+	return db.View(func(tx *bolt.Tx) error {
+		if want := tx.Size(); info.Size() < want {
+			return fmt.Errorf("opening dialogue store %s: %w: file is %d bytes but its pages reach %d (truncated copy?); move it away or run `scope wipe`",
+				s.path, ErrNotStore, info.Size(), want)
+		}
+		return nil
+	})
+}
+
+// view runs fn in a read transaction on a consistent snapshot.
+func (s *Store) view(ctx context.Context, op string, fn func(tx *bolt.Tx) error) error {
+	return s.tx(ctx, op, false, fn)
+}
+
+// update runs fn in a write transaction; it commits (and syncs to disk) when fn
+// returns nil and rolls back otherwise.
+func (s *Store) update(ctx context.Context, op string, fn func(tx *bolt.Tx) error) error {
+	return s.tx(ctx, op, true, fn)
+}
+
+func (s *Store) tx(ctx context.Context, op string, write bool, fn func(tx *bolt.Tx) error) (err error) {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return fmt.Errorf("%s: %w", op, ErrClosed)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%s: %w: %s: %v (run `scope conversations check`; `scope wipe` starts empty)", op, ErrCorrupt, s.path, r)
+		}
+	}()
+	if write {
+		err = s.db.Update(fn)
+	} else {
+		err = s.db.View(fn)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
