@@ -221,6 +221,11 @@ export function main(body) {
   );
 }
 
+// pageMessage strips Playwright's prefix and the page's stack from an evaluate error.
+export function pageMessage(err) {
+  return err.message.replace(/^page\.evaluate: (Error: )?/, '').split(/\n\s+at /)[0];
+}
+
 export function resolveFrom(base, p, field) {
   if (typeof p !== 'string' || p === '') throw new UsageError(`${field}: want a path string, got ${JSON.stringify(p)}`);
   return path.resolve(base, p);

@@ -14,7 +14,7 @@
 
 import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { UsageError, main, readJSON, requirePackage, resolveFrom, withBrowser, here } from './lib.mjs';
+import { UsageError, main, pageMessage, readJSON, requirePackage, resolveFrom, withBrowser, here } from './lib.mjs';
 
 const elemSize = { float32: 4, int32: 4, uint8: 1 };
 
@@ -99,7 +99,7 @@ main(async () => {
       try {
         res = await page.evaluate((job) => window.mpref.runModel(job), jobs[mi]);
       } catch (err) {
-        throw new Error(`${m.model}: ${err.message.replace(/^page\.evaluate: (Error: )?/, '')}`);
+        throw new Error(`${m.model}: ${pageMessage(err)}`);
       }
       for (const [ri, run] of res.runs.entries()) {
         const outputs = run.outputs.map((o, oi) => ({ ...o, file: `out_${oi}.bin` }));
