@@ -148,6 +148,11 @@ func (s *Store) Close() error {
 // openDB opens the bbolt file, checks that it is ours and runs pending migrations.
 func (s *Store) openDB() (db *bolt.DB, err error) {
 	path := s.path
+	if found, err := finishWipe(path); err != nil {
+		return nil, err
+	} else if found {
+		s.log.Warn("finished an interrupted wipe of the dialogue store", "path", path)
+	}
 	info, statErr := os.Stat(path)
 	switch {
 	case statErr == nil && info.IsDir():

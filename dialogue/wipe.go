@@ -39,21 +39,31 @@ func (s *Store) Wipe(ctx context.Context) error {
 	return nil
 }
 
+// wipeSuffix marks a store file that a wipe has moved aside and not yet destroyed.
+const wipeSuffix = ".wiping"
+
 // WipeFile destroys the store file at path without opening it as a database, so it
-// also works on a damaged file: it takes the file's lock (failing with ErrInUse while
-// a scope process has it open), overwrites the contents with zeros, syncs, and removes
-// it. It reports whether there was a file. A missing file is not an error.
+// also works on a damaged file. It takes the file's lock (failing with ErrInUse while a
+// scope process has it open), renames it to path+".wiping", overwrites it with zeros,
+// syncs and removes it. It reports whether there was a file; a missing file is not an
+// error.
 //
-// Overwriting removes the data from the file system's view; on flash storage the old
-// blocks may survive below the file system until the device reuses them (use full-disk
+// The rename comes first so that a crash part-way leaves either the whole store at
+// path or none; Open (and the next WipeFile) finish destroying a left-over ".wiping"
+// file. Overwriting removes the data from the file system's view; on flash storage
+// old blocks may survive below it until the device reuses them (use full-disk
 // encryption where that matters).
 func WipeFile(path string) (existed bool, err error) {
+	leftover, err := finishWipe(path)
+	if err != nil {
+		return leftover, err
+	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
+		return leftover, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("wiping dialogue store %s: %w", path, err)
+		return leftover, fmt.Errorf("wiping dialogue store %s: %w", path, err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
@@ -66,35 +76,65 @@ func WipeFile(path string) (existed bool, err error) {
 	if err := lockFile(f); err != nil {
 		return true, fmt.Errorf("wiping dialogue store %s: %w (stop the scope daemon first): %v", path, ErrInUse, err)
 	}
-	if err := zeroFile(f, info.Size()); err != nil {
-		return true, fmt.Errorf("wiping dialogue store %s: overwriting: %w", path, err)
-	}
-	// Remove while still holding the lock, so that no other process opens the old file
-	// between the overwrite and the removal.
-	if err := os.Remove(path); err != nil {
+	// Still holding the lock, so no other process opens the old file meanwhile.
+	if err := os.Rename(path, path+wipeSuffix); err != nil {
 		return true, fmt.Errorf("wiping dialogue store %s: %w", path, err)
 	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = d.Sync() // make the removal durable
-		d.Close()
+	syncDir(path)
+	if err := destroy(f, path+wipeSuffix, info.Size()); err != nil {
+		return true, fmt.Errorf("wiping dialogue store %s: %w", path, err)
 	}
 	return true, nil
 }
 
-func zeroFile(f *os.File, size int64) error {
+// finishWipe destroys a ".wiping" file that an interrupted wipe left beside path.
+func finishWipe(path string) (found bool, err error) {
+	aside := path + wipeSuffix
+	f, err := os.OpenFile(aside, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return true, fmt.Errorf("finishing an interrupted wipe of %s: %w", aside, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err == nil {
+		err = destroy(f, aside, info.Size())
+	}
+	if err != nil {
+		return true, fmt.Errorf("finishing an interrupted wipe of %s: %w", aside, err)
+	}
+	return true, nil
+}
+
+// destroy overwrites the open file f (at path) with zeros, syncs it and removes it.
+func destroy(f *os.File, path string, size int64) error {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
 	zeros := make([]byte, 1<<20)
 	for left := size; left > 0; {
-		n := int64(len(zeros))
-		if left < n {
-			n = left
-		}
+		n := min(left, int64(len(zeros)))
 		if _, err := f.Write(zeros[:n]); err != nil {
-			return err
+			return fmt.Errorf("overwriting: %w", err)
 		}
 		left -= n
 	}
-	return f.Sync()
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	syncDir(path)
+	return nil
+}
+
+// syncDir makes a rename or removal in path's folder durable.
+func syncDir(path string) {
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
 }
