@@ -8,7 +8,9 @@
 //   {"models": [{"model": "pose_landmark_lite.tflite",
 //                "runs": [{"inputs": [{"file": "in0.bin", "dtype": "float32", "shape": [1,256,256,3]}],
 //                          "out_dir": "run0"}]}]}
-// A single-model request {"model": ..., "runs": [...]} works too. Each run's out_dir gets
+// A single-model request {"model": ..., "runs": [...]} works too. A run may give
+// "random_seed": n instead of "inputs": the page then fills every declared input with
+// seeded random values and writes them to out_dir as in_<i>.bin. Each run's out_dir gets
 // out_<i>.bin per output and outputs.json; stdout gets a summary of the whole request.
 // See README.md.
 
@@ -32,8 +34,15 @@ function parseRequest(req, base) {
     if (!Array.isArray(m.runs) || m.runs.length === 0) throw new UsageError(`${at}.runs: want at least one run`);
     const runs = m.runs.map((r, ri) => {
       const rat = `${at}.runs[${ri}]`;
-      if (!Array.isArray(r.inputs)) throw new UsageError(`${rat}.inputs: want a list of {file, dtype, shape}`);
       const outDir = resolveFrom(base, r.out_dir, `${rat}.out_dir`);
+      if (r.random_seed !== undefined) {
+        if (r.inputs !== undefined) throw new UsageError(`${rat}: give either "inputs" or "random_seed", not both`);
+        if (!Number.isInteger(r.random_seed) || r.random_seed < 0 || r.random_seed > 0xffffffff) {
+          throw new UsageError(`${rat}.random_seed: want an integer in [0, 2^32), got ${JSON.stringify(r.random_seed)}`);
+        }
+        return { randomSeed: r.random_seed, inputs: [], outDir };
+      }
+      if (!Array.isArray(r.inputs)) throw new UsageError(`${rat}.inputs: want a list of {file, dtype, shape}, or "random_seed"`);
       const inputs = r.inputs.map((inp, ii) => {
         const iat = `${rat}.inputs[${ii}]`;
         const file = resolveFrom(base, inp.file, `${iat}.file`);
@@ -86,6 +95,7 @@ main(async () => {
           mkdirSync(r.outDir, { recursive: true });
           return {
             inputs: r.inputs.map((inp) => ({ url: server.file(inp.file), dtype: inp.dtype, shape: inp.shape })),
+            randomSeed: r.randomSeed,
             outUrl: server.sink(r.outDir),
           };
         }),
@@ -102,11 +112,15 @@ main(async () => {
         throw new Error(`${m.model}: ${pageMessage(err)}`);
       }
       for (const [ri, run] of res.runs.entries()) {
+        const spec = m.runs[ri];
         const outputs = run.outputs.map((o, oi) => ({ ...o, file: `out_${oi}.bin` }));
-        writeFileSync(path.join(m.runs[ri].outDir, 'outputs.json'), JSON.stringify({
+        const inputs = run.inputs.map((inp, ii) => ({ ...inp, file: spec.randomSeed === undefined ? spec.inputs[ii].file : `in_${ii}.bin` }));
+        writeFileSync(path.join(spec.outDir, 'outputs.json'), JSON.stringify({
           model: m.model,
           runtime: 'LiteRT.js @litertjs/core 2.5.3, wasm (XNNPACK, single thread)',
           run_ms: run.runMs,
+          ...(spec.randomSeed === undefined ? {} : { random_seed: spec.randomSeed }),
+          inputs,
           outputs,
         }, null, 1) + '\n');
       }

@@ -53,20 +53,26 @@ type TensorInfo struct {
 	Shape []int  `json:"shape"`
 }
 
-// ModelRun asks for one .tflite model to be run once per entry of Runs; each entry holds
-// that run's input tensors in the order the model declares its inputs.
+// ModelRun asks for one .tflite model to be run once per entry of Runs, each entry holding
+// that run's input tensors in the order the model declares its inputs, then once per
+// entry of RandomSeeds with every declared input filled by the page from that seed
+// (float32 uniform in [0, 1), uint8/int32 uniform in [0, 255]; the same on every machine).
 type ModelRun struct {
-	Model string
-	Runs  [][]Tensor
+	Model       string
+	Runs        [][]Tensor
+	RandomSeeds []uint32
 }
 
 // Result is what LiteRT gave for one ModelRun. Inputs and Outputs describe the model's
-// tensors; RunOutputs[i] are run i's output tensors, in the order of Outputs (the order
-// the model declares its outputs), and RunTimes[i] the wall time of model.run.
+// tensors. Runs are numbered Runs first, then RandomSeeds: RunInputs[i] are run i's input
+// tensors (the generated ones for a seeded run), RunOutputs[i] its output tensors in the
+// order of Outputs (the order the model declares its outputs), and RunTimes[i] the wall
+// time of model.run.
 type Result struct {
 	Model       string
 	Inputs      []TensorInfo
 	Outputs     []TensorInfo
+	RunInputs   [][]Tensor
 	RunOutputs  [][]Tensor
 	CompileTime time.Duration
 	RunTimes    []time.Duration
@@ -89,8 +95,9 @@ type litertInput struct {
 }
 
 type litertRun struct {
-	Inputs []litertInput `json:"inputs"`
-	OutDir string        `json:"out_dir"`
+	Inputs     []litertInput `json:"inputs,omitempty"`
+	RandomSeed *uint32       `json:"random_seed,omitempty"`
+	OutDir     string        `json:"out_dir"`
 }
 
 type litertModel struct {
@@ -112,6 +119,10 @@ type litertSummary struct {
 }
 
 type litertOutputs struct {
+	Inputs []struct {
+		TensorInfo
+		File string `json:"file"`
+	} `json:"inputs"`
 	Outputs []struct {
 		TensorInfo
 		File string `json:"file"`
@@ -137,7 +148,7 @@ func (e Env) RunLiteRT(ctx context.Context, runs []ModelRun) ([]Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(mr.Runs) == 0 {
+		if len(mr.Runs)+len(mr.RandomSeeds) == 0 {
 			return nil, fmt.Errorf("runs[%d] (%s): no runs given", mi, mr.Model)
 		}
 		lm := litertModel{Model: model}
@@ -151,6 +162,13 @@ func (e Env) RunLiteRT(ctx context.Context, runs []ModelRun) ([]Result, error) {
 				lr.Inputs = append(lr.Inputs, litertInput{File: f, DType: t.DType, Shape: t.Shape})
 			}
 			lm.Runs = append(lm.Runs, lr)
+		}
+		for si := range mr.RandomSeeds {
+			ri := len(mr.Runs) + si
+			lm.Runs = append(lm.Runs, litertRun{
+				RandomSeed: &mr.RandomSeeds[si],
+				OutDir:     filepath.Join(dir, fmt.Sprintf("m%d_r%d", mi, ri)),
+			})
 		}
 		req.Models = append(req.Models, lm)
 	}
@@ -177,13 +195,17 @@ func (e Env) RunLiteRT(ctx context.Context, runs []ModelRun) ([]Result, error) {
 			Outputs:     m.Outputs,
 			CompileTime: ms(m.CompileMS),
 		}
-		for _, run := range m.Runs {
+		for ri, run := range m.Runs {
 			r.RunTimes = append(r.RunTimes, ms(run.RunMS))
-			tensors, err := readOutputs(run.OutDir)
+			ins, outs, err := readRun(run.OutDir)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", runs[mi].Model, err)
 			}
-			r.RunOutputs = append(r.RunOutputs, tensors)
+			if ri < len(runs[mi].Runs) {
+				ins = runs[mi].Runs[ri]
+			}
+			r.RunInputs = append(r.RunInputs, ins)
+			r.RunOutputs = append(r.RunOutputs, outs)
 		}
 		results[mi] = r
 	}
@@ -231,52 +253,70 @@ func writeTensor(path string, t Tensor) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
-func readOutputs(dir string) ([]Tensor, error) {
+// readRun reads a run's outputs.json, its output tensors and, for a seeded run, the
+// generated inputs (in_<i>.bin beside them; a given input's file is not read back).
+func readRun(dir string) (ins, outs []Tensor, err error) {
 	b, err := os.ReadFile(filepath.Join(dir, "outputs.json"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var lo litertOutputs
 	if err := json.Unmarshal(b, &lo); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "outputs.json"), err)
+		return nil, nil, fmt.Errorf("%s: %w", filepath.Join(dir, "outputs.json"), err)
 	}
-	var ts []Tensor
-	for _, o := range lo.Outputs {
-		f := filepath.Join(dir, o.File)
-		raw, err := os.ReadFile(f)
+	for _, in := range lo.Inputs {
+		if filepath.IsAbs(in.File) {
+			continue
+		}
+		t, err := readTensor(filepath.Join(dir, in.File), in.TensorInfo)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		t := Tensor{Name: o.Name, DType: o.DType, Shape: o.Shape}
-		n := 1
-		for _, d := range o.Shape {
-			n *= d
-		}
-		switch o.DType {
-		case Float32, Int32:
-			if len(raw) != 4*n {
-				return nil, fmt.Errorf("%s: %d bytes for %s%v", f, len(raw), o.DType, o.Shape)
-			}
-			if o.DType == Float32 {
-				t.Float32 = make([]float32, n)
-				for i := range t.Float32 {
-					t.Float32[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
-				}
-			} else {
-				t.Int32 = make([]int32, n)
-				for i := range t.Int32 {
-					t.Int32[i] = int32(binary.LittleEndian.Uint32(raw[4*i:]))
-				}
-			}
-		case Uint8:
-			if len(raw) != n {
-				return nil, fmt.Errorf("%s: %d bytes for %s%v", f, len(raw), o.DType, o.Shape)
-			}
-			t.Uint8 = raw
-		default:
-			return nil, fmt.Errorf("%s: unknown dtype %q", f, o.DType)
-		}
-		ts = append(ts, t)
+		ins = append(ins, t)
 	}
-	return ts, nil
+	for _, o := range lo.Outputs {
+		t, err := readTensor(filepath.Join(dir, o.File), o.TensorInfo)
+		if err != nil {
+			return nil, nil, err
+		}
+		outs = append(outs, t)
+	}
+	return ins, outs, nil
+}
+
+func readTensor(f string, info TensorInfo) (Tensor, error) {
+	raw, err := os.ReadFile(f)
+	if err != nil {
+		return Tensor{}, err
+	}
+	t := Tensor{Name: info.Name, DType: info.DType, Shape: info.Shape}
+	n := 1
+	for _, d := range info.Shape {
+		n *= d
+	}
+	switch info.DType {
+	case Float32, Int32:
+		if len(raw) != 4*n {
+			return t, fmt.Errorf("%s: %d bytes for %s%v", f, len(raw), info.DType, info.Shape)
+		}
+		if info.DType == Float32 {
+			t.Float32 = make([]float32, n)
+			for i := range t.Float32 {
+				t.Float32[i] = math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:]))
+			}
+		} else {
+			t.Int32 = make([]int32, n)
+			for i := range t.Int32 {
+				t.Int32[i] = int32(binary.LittleEndian.Uint32(raw[4*i:]))
+			}
+		}
+	case Uint8:
+		if len(raw) != n {
+			return t, fmt.Errorf("%s: %d bytes for %s%v", f, len(raw), info.DType, info.Shape)
+		}
+		t.Uint8 = raw
+	default:
+		return t, fmt.Errorf("%s: unknown dtype %q", f, info.DType)
+	}
+	return t, nil
 }

@@ -29,10 +29,10 @@ var ErrNotSetUp = errors.New("reference harness not set up; run `make setup`")
 
 // Env says where the harness's parts are. The zero value is filled in by Locate.
 type Env struct {
-	Root     string // repository root (the folder with go.mod)
-	Node     string // node binary
-	Chromium string // Chromium binary handed to the scripts
-	Verbose  bool   // forward the page's console to Stderr
+	Root     string    // repository root (the folder with go.mod)
+	Node     string    // node binary
+	Chromium string    // Chromium binary handed to the scripts
+	Verbose  bool      // forward the page's console to Stderr
 	Stderr   io.Writer // if set, gets the scripts' stderr
 }
 

@@ -88,3 +88,53 @@ func TestLiteRTBadInputNamesTheProblem(t *testing.T) {
 		t.Fatal("a tensor with too few values was accepted")
 	}
 }
+
+// A seeded run hands back the inputs it generated; feeding them back as given inputs
+// must reproduce the outputs, so the converter can run ONNX on exactly those tensors.
+// face_landmark_with_attention carries MediaPipe's custom operators, which LiteRT runs.
+func TestLiteRTRandomSeedInputsRoundTrip(t *testing.T) {
+	env := locate(t)
+	var runs []ModelRun
+	for _, name := range []string{"hand_landmark_lite.tflite", "face_landmark_with_attention.tflite"} {
+		p, err := assets.MediaPipeModel(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runs = append(runs, ModelRun{Model: p, RandomSeeds: []uint32{42}})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	first, err := env.RunLiteRT(ctx, runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range runs {
+		ins := first[i].RunInputs[0]
+		if len(ins) != 1 || len(ins[0].Float32) != 224*224*3 && len(ins[0].Float32) != 192*192*3 {
+			t.Fatalf("%s: generated inputs %+v", runs[i].Model, first[i].Inputs)
+		}
+		for _, v := range ins[0].Float32 {
+			if v < 0 || v >= 1 {
+				t.Fatalf("%s: generated input value %v outside [0, 1)", runs[i].Model, v)
+			}
+		}
+		if got, want := len(first[i].RunOutputs[0]), len(first[i].Outputs); got != want {
+			t.Errorf("%s: %d outputs, model declares %d", runs[i].Model, got, want)
+		}
+		runs[i] = ModelRun{Model: runs[i].Model, Runs: [][]Tensor{ins}}
+	}
+	again, err := env.RunLiteRT(ctx, runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range runs {
+		for o, a := range first[i].RunOutputs[0] {
+			b := again[i].RunOutputs[0][o]
+			for k := range a.Float32 {
+				if a.Float32[k] != b.Float32[k] {
+					t.Fatalf("%s output %s[%d]: %v from the seed, %v from the same inputs given back", runs[i].Model, a.Name, k, a.Float32[k], b.Float32[k])
+				}
+			}
+		}
+	}
+}
