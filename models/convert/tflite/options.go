@@ -235,3 +235,12 @@ func (r *reader) i32(t table, id int, def int32) int32 {
 	}
 	return v
 }
+
+// LeakyReluAlpha decodes LEAKY_RELU's alpha.
+func (op *Operator) LeakyReluAlpha() (float32, error) {
+	t, ok, err := op.opts(optLeakyRelu, "LeakyReluOptions")
+	if !ok {
+		return 0, err
+	}
+	return t.float32(0, 0)
+}

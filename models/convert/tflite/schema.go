@@ -240,3 +240,20 @@ const (
 	optDepthToSpace    = 94
 	optDensify         = 99
 )
+
+// More builtin operators the converter handles.
+const (
+	OpExp        Builtin = 47
+	OpSqueeze    Builtin = 43
+	OpMaximum    Builtin = 55
+	OpMinimum    Builtin = 57
+	OpNeg        Builtin = 59
+	OpPadV2      Builtin = 60
+	OpExpandDims Builtin = 70
+	OpSqrt       Builtin = 75
+	OpRsqrt      Builtin = 76
+	OpLeakyRelu  Builtin = 98
+	OpAbs        Builtin = 101
+)
+
+const optLeakyRelu = 75
