@@ -36,6 +36,7 @@ func commands() []command {
 		{"config", "print or check the configuration (`scope config print`)", cmdConfig},
 		{"eval", "score models: `scope eval slr`, `scope eval slt`", cmdEval},
 		{"bench", "measure speed: `scope bench pose|slr|slt`", cmdBench},
+		{"conversations", "list, show, export or delete stored conversations (`scope conversations list`)", cmdConversations},
 	}
 }
 
