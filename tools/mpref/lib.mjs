@@ -180,6 +180,9 @@ export async function withBrowser({ setup, pagePath, readyExpr, verbose }, fn) {
   await server.start();
   setup(server);
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'mpref-chromium-'));
+  // Playwright closes Chromium and exits on SIGTERM/SIGINT; remove the profile then too.
+  const cleanup = () => rmSync(userDataDir, { recursive: true, force: true });
+  process.on('exit', cleanup);
   let context;
   try {
     context = await chromium.launchPersistentContext(userDataDir, {
@@ -204,7 +207,8 @@ export async function withBrowser({ setup, pagePath, readyExpr, verbose }, fn) {
   } finally {
     if (context) await context.close().catch(() => {});
     server.close();
-    rmSync(userDataDir, { recursive: true, force: true });
+    cleanup();
+    process.off('exit', cleanup);
   }
 }
 

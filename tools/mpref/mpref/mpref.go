@@ -22,6 +22,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // ErrNotSetUp is returned (wrapped) when node, Chromium or the npm packages are missing.
@@ -91,6 +93,10 @@ func (e Env) run(ctx context.Context, script, request string) ([]byte, error) {
 	}
 	args = append(args, request)
 	cmd := exec.CommandContext(ctx, e.Node, args...)
+	// On cancellation ask node to stop: playwright then closes Chromium, which a kill
+	// of node alone would leave running.
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Dir = e.Root
 	cmd.Env = append(os.Environ(), "MPREF_CHROMIUM="+e.Chromium)
 	var stdout, stderr bytes.Buffer

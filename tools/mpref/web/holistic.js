@@ -76,7 +76,10 @@
     if (job.reset) await holistic.reset();
     const got = new Promise((resolve) => { pending = resolve; });
     await inner.send({ image: img }, msFor(job.timestampUs));
-    const res = await got;
+    let timer;
+    const res = await Promise.race([got, new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no results from the solution within 120 s')), 120000);
+    })]).finally(() => clearTimeout(timer));
     const t2 = performance.now();
     return { width: img.naturalWidth, height: img.naturalHeight, decodeMs: t1 - t0, ms: t2 - t1, ...res };
   }
