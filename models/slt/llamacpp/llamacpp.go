@@ -401,6 +401,7 @@ const (
 	KVF16 KVType = iota
 	KVQ8_0
 	KVQ4_0
+	KVF32 // for reference comparisons
 )
 
 // ContextParams controls a Context.
@@ -456,8 +457,11 @@ func NewContext(m *Model, cp ContextParams) (*Context, error) {
 		p.type_k, p.type_v = C.GGML_TYPE_Q8_0, C.GGML_TYPE_Q8_0
 	case KVQ4_0:
 		p.type_k, p.type_v = C.GGML_TYPE_Q4_0, C.GGML_TYPE_Q4_0
+	case KVF32:
+		p.type_k, p.type_v = C.GGML_TYPE_F32, C.GGML_TYPE_F32
+		p.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_DISABLED // its CPU kernel rounds Q to F16
 	}
-	if cp.KV != KVF16 {
+	if cp.KV == KVQ8_0 || cp.KV == KVQ4_0 {
 		p.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_ENABLED // quantised V needs flash attention
 	}
 	takeLastError()

@@ -31,8 +31,8 @@ func (t Tensor) Len() int {
 }
 
 type entry struct {
-	Dtype   string  `json:"dtype"`
-	Shape   []int   `json:"shape"`
+	Dtype   string   `json:"dtype"`
+	Shape   []int    `json:"shape"`
 	Offsets [2]int64 `json:"data_offsets"`
 }
 
