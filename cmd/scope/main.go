@@ -33,6 +33,7 @@ type command struct {
 // commands lists every subcommand. Each lives in its own file of this package.
 func commands() []command {
 	return []command{
+		{"convert", "convert TFLite models to ONNX (`scope convert in.tflite out.onnx`, `--all`)", cmdConvert},
 		{"config", "print or check the configuration (`scope config print`)", cmdConfig},
 		{"eval", "score models: `scope eval slr`, `scope eval slt`", cmdEval},
 		{"bench", "measure speed: `scope bench pose|slr|slt`", cmdBench},
