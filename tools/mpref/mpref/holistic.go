@@ -40,7 +40,9 @@ type HolisticRequest struct {
 
 // HolisticFrame is one image's landmarks as the JS API returns them: x and y normalised
 // to the image's width and height, z on roughly the scale of x. A nil slice means not
-// detected. Left and right are the JS API's leftHandLandmarks and rightHandLandmarks.
+// detected. LeftHand and RightHand are the JS API's leftHandLandmarks and
+// rightHandLandmarks: the person's left hand (wrist at pose landmark 15, LEFT_WRIST) and
+// right hand (16).
 type HolisticFrame struct {
 	Image       string
 	TimestampUS int64

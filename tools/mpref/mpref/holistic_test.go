@@ -43,6 +43,17 @@ func TestHolisticLiteFindsEverythingOnMessi(t *testing.T) {
 	if dx, dy := cx-nose[0], cy-nose[1]; dx*dx+dy*dy > 0.05*0.05 {
 		t.Errorf("face centre (%.3f, %.3f) is far from the pose's nose (%.3f, %.3f)", cx, cy, nose[0], nose[1])
 	}
+	// left_hand is the hand at the pose's LEFT_WRIST (15), right_hand at RIGHT_WRIST (16).
+	for _, c := range []struct {
+		name  string
+		hand  [][3]float64
+		wrist int
+	}{{"left", f.LeftHand, 15}, {"right", f.RightHand, 16}} {
+		w := f.Pose[c.wrist]
+		if dx, dy := c.hand[0][0]-w[0], c.hand[0][1]-w[1]; dx*dx+dy*dy > 0.05*0.05 {
+			t.Errorf("%s hand's wrist (%.3f, %.3f) is far from pose landmark %d (%.3f, %.3f)", c.name, c.hand[0][0], c.hand[0][1], c.wrist, w[0], w[1])
+		}
+	}
 	if res.Timing.Frames != 1 || res.Timing.FPS <= 0 {
 		t.Errorf("timing %+v", res.Timing)
 	}
