@@ -1,0 +1,181 @@
+package convert
+
+import (
+	"math"
+	"testing"
+
+	"scope/models/convert/tflite"
+)
+
+// Options union members of schema.fbs's BuiltinOptions, for the test models.
+const (
+	uConv2D = 1
+	uDW     = 2
+	uPool   = 5
+	uFC     = 8
+	uConcat = 10
+	uAdd    = 11
+	uResize = 15
+	uReduce = 27
+	uSlice  = 32
+	uD2S    = 94
+	uPad    = 22
+)
+
+func seq(n int, from float32) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = from + float32(i)
+	}
+	return v
+}
+
+func fill(n int, x float32) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = x
+	}
+	return v
+}
+
+func shape64(s []int32) []int64 {
+	out := make([]int64, len(s))
+	for i, d := range s {
+		out[i] = int64(d)
+	}
+	return out
+}
+
+// unaryModel is in -> op -> out, with extra constant inputs made by consts.
+func unaryModel(code tflite.Builtin, inShape, outShape []int32, optType uint8, opts []optField, consts func(m *tfl) []int32) *tfl {
+	m := &tfl{}
+	x := m.f32("x", inShape)
+	ins := []int32{x}
+	if consts != nil {
+		ins = append(ins, consts(m)...)
+	}
+	y := m.f32("y", outShape)
+	m.op(code, ins, []int32{y}, optType, opts...)
+	m.inputs, m.outputs = []int32{x}, []int32{y}
+	return m
+}
+
+// TestOperators converts one-operator models and checks ONNX Runtime's results against
+// values worked out by hand.
+func TestOperators(t *testing.T) {
+	ones9 := fill(9, 1)
+	cases := []struct {
+		name  string
+		model *tfl
+		in    []float32
+		want  []float32
+	}{
+		{"conv SAME stride 2 pads only after", unaryModel(tflite.OpConv2D, []int32{1, 4, 4, 1}, []int32{1, 2, 2, 1}, uConv2D,
+			[]optField{ob(0, 0), oi(1, 2), oi(2, 2)}, func(m *tfl) []int32 {
+				return []int32{m.f32("w", []int32{1, 3, 3, 1}, ones9...), m.f32("b", []int32{1}, 0)}
+			}), seq(16, 1), []float32{54, 45, 72, 54}},
+		{"conv VALID stride 1", unaryModel(tflite.OpConv2D, []int32{1, 4, 4, 1}, []int32{1, 2, 2, 1}, uConv2D,
+			[]optField{ob(0, 1), oi(1, 1), oi(2, 1)}, func(m *tfl) []int32 {
+				return []int32{m.f32("w", []int32{1, 3, 3, 1}, ones9...), m.f32("b", []int32{1}, 0)}
+			}), seq(16, 1), []float32{54, 63, 90, 99}},
+		{"conv dilation 2", unaryModel(tflite.OpConv2D, []int32{1, 5, 5, 1}, []int32{1, 3, 3, 1}, uConv2D,
+			[]optField{ob(0, 1), oi(1, 1), oi(2, 1), oi(4, 2), oi(5, 2)}, func(m *tfl) []int32 {
+				return []int32{m.f32("w", []int32{1, 2, 2, 1}, 1, 1, 1, 1), m.f32("b", []int32{1}, 0)}
+			}), seq(25, 1), []float32{28, 32, 36, 48, 52, 56, 68, 72, 76}},
+		{"conv OHWI weights, bias, fused RELU", unaryModel(tflite.OpConv2D, []int32{1, 1, 2, 2}, []int32{1, 1, 2, 2}, uConv2D,
+			// out ch0 = x0 + x1 + 1, ch1 = x0 - x1 - 1, then relu
+			[]optField{ob(0, 1), oi(1, 1), oi(2, 1), ob(3, 1)}, func(m *tfl) []int32 {
+				return []int32{m.f32("w", []int32{2, 1, 1, 2}, 1, 1, 1, -1), m.f32("b", []int32{2}, 1, -1)}
+			}), []float32{1, 2, 5, 3}, []float32{4, 0, 9, 1}},
+		{"depthwise multiplier 2", unaryModel(tflite.OpDepthwiseConv2D, []int32{1, 1, 1, 2}, []int32{1, 1, 1, 4}, uDW,
+			[]optField{ob(0, 1), oi(1, 1), oi(2, 1), oi(3, 2)}, func(m *tfl) []int32 {
+				return []int32{m.f32("w", []int32{1, 1, 1, 4}, 1, 2, 3, 4), m.f32("b", []int32{4}, 0.5, 0.5, 0.5, 0.5)}
+			}), []float32{3, 5}, []float32{3.5, 6.5, 15.5, 20.5}},
+		{"depthwise SAME 3x3 with RELU6", unaryModel(tflite.OpDepthwiseConv2D, []int32{1, 2, 2, 1}, []int32{1, 2, 2, 1}, uDW,
+			[]optField{ob(0, 0), oi(1, 1), oi(2, 1), oi(3, 1), ob(4, 3)}, func(m *tfl) []int32 {
+				return []int32{m.f32("w", []int32{1, 3, 3, 1}, ones9...), m.f32("b", []int32{1}, 0)}
+			}), []float32{1, 2, 3, -1}, []float32{5, 5, 5, 5}},
+		{"max pool SAME 2x2 stride 2", unaryModel(tflite.OpMaxPool2D, []int32{1, 3, 3, 1}, []int32{1, 2, 2, 1}, uPool,
+			[]optField{ob(0, 0), oi(1, 2), oi(2, 2), oi(3, 2), oi(4, 2)}, nil), seq(9, 1), []float32{5, 6, 8, 9}},
+		{"average pool SAME ignores padding", unaryModel(tflite.OpAveragePool2D, []int32{1, 3, 3, 1}, []int32{1, 2, 2, 1}, uPool,
+			[]optField{ob(0, 0), oi(1, 2), oi(2, 2), oi(3, 2), oi(4, 2)}, nil), seq(9, 1), []float32{3, 4.5, 7.5, 9}},
+		{"resize bilinear asymmetric", unaryModel(tflite.OpResizeBilinear, []int32{1, 1, 2, 1}, []int32{1, 1, 4, 1}, uResize,
+			nil, func(m *tfl) []int32 { return []int32{m.i32("size", []int32{2}, 1, 4)} }), []float32{0, 1}, []float32{0, 0.5, 1, 1}},
+		{"resize bilinear align_corners", unaryModel(tflite.OpResizeBilinear, []int32{1, 1, 2, 1}, []int32{1, 1, 4, 1}, uResize,
+			[]optField{ob(2, 1)}, func(m *tfl) []int32 { return []int32{m.i32("size", []int32{2}, 1, 4)} }), []float32{0, 1}, []float32{0, 1. / 3, 2. / 3, 1}},
+		{"resize bilinear half_pixel_centers", unaryModel(tflite.OpResizeBilinear, []int32{1, 1, 2, 1}, []int32{1, 1, 4, 1}, uResize,
+			[]optField{ob(3, 1)}, func(m *tfl) []int32 { return []int32{m.i32("size", []int32{2}, 1, 4)} }), []float32{0, 1}, []float32{0, 0.25, 0.75, 1}},
+		{"pad top and right", unaryModel(tflite.OpPad, []int32{1, 1, 2, 1}, []int32{1, 2, 3, 1}, 0, nil, func(m *tfl) []int32 {
+			return []int32{m.i32("pads", []int32{4, 2}, 0, 0, 1, 0, 0, 1, 0, 0)}
+		}), []float32{1, 2}, []float32{0, 0, 0, 1, 2, 0}},
+		{"strided slice negative stride", unaryModel(tflite.OpStridedSlice, []int32{3, 4}, []int32{2, 3}, uSlice, nil, func(m *tfl) []int32 {
+			return []int32{m.i32("b", []int32{2}, 1, -1), m.i32("e", []int32{2}, 3, 0), m.i32("s", []int32{2}, 1, -1)}
+		}), seq(12, 0), []float32{7, 6, 5, 11, 10, 9}},
+		{"strided slice end mask", unaryModel(tflite.OpStridedSlice, []int32{3, 4}, []int32{2, 4}, uSlice, []optField{oi(1, 2)}, func(m *tfl) []int32 {
+			return []int32{m.i32("b", []int32{2}, 1, -1), m.i32("e", []int32{2}, 3, 0), m.i32("s", []int32{2}, 1, -1)}
+		}), seq(12, 0), []float32{7, 6, 5, 4, 11, 10, 9, 8}},
+		{"strided slice shrink axis", unaryModel(tflite.OpStridedSlice, []int32{3, 4}, []int32{4}, uSlice, []optField{oi(4, 1)}, func(m *tfl) []int32 {
+			return []int32{m.i32("b", []int32{2}, 2, 0), m.i32("e", []int32{2}, 3, 4), m.i32("s", []int32{2}, 1, 1)}
+		}), seq(12, 0), []float32{8, 9, 10, 11}},
+		{"strided slice stride 2 with begin mask", unaryModel(tflite.OpStridedSlice, []int32{1, 1, 5, 1}, []int32{1, 1, 3, 1}, uSlice, []optField{oi(0, 15)}, func(m *tfl) []int32 {
+			return []int32{m.i32("b", []int32{4}, 0, 0, 3, 0), m.i32("e", []int32{4}, 1, 1, 5, 1), m.i32("s", []int32{4}, 1, 1, 2, 1)}
+		}), seq(5, 0), []float32{0, 2, 4}},
+		{"depth to space is DCR", unaryModel(tflite.OpDepthToSpace, []int32{1, 1, 1, 8}, []int32{1, 2, 2, 2}, uD2S, []optField{oi(0, 2)}, nil),
+			seq(8, 0), seq(8, 0)},
+		{"mean over H and W", unaryModel(tflite.OpMean, []int32{1, 2, 2, 2}, []int32{1, 2}, uReduce, []optField{ob(0, 0)}, func(m *tfl) []int32 {
+			return []int32{m.i32("axes", []int32{2}, 1, 2)}
+		}), seq(8, 1), []float32{4, 5}},
+		{"fully connected with RELU", unaryModel(tflite.OpFullyConnected, []int32{1, 3}, []int32{1, 2}, uFC, []optField{ob(0, 1)}, func(m *tfl) []int32 {
+			return []int32{m.f32("w", []int32{2, 3}, 1, 0, -1, 2, 2, 2), m.f32("b", []int32{2}, 0.5, -1)}
+		}), []float32{1, 2, 3}, []float32{0, 11}},
+		{"fully connected flattens NHWC", unaryModel(tflite.OpFullyConnected, []int32{1, 1, 2, 2}, []int32{1, 1}, uFC, nil, func(m *tfl) []int32 {
+			return []int32{m.f32("w", []int32{1, 4}, 1, 10, 100, 1000)}
+		}), []float32{1, 2, 3, 4}, []float32{4321}},
+		{"prelu per channel", unaryModel(tflite.OpPrelu, []int32{1, 1, 2, 2}, []int32{1, 1, 2, 2}, 0, nil, func(m *tfl) []int32 {
+			return []int32{m.f32("alpha", []int32{1, 1, 2}, 0.5, 0.25)}
+		}), []float32{-2, -4, 2, -8}, []float32{-1, -1, 2, -2}},
+		{"logistic", unaryModel(tflite.OpLogistic, []int32{1, 2}, []int32{1, 2}, 0, nil, nil), []float32{0, float32(math.Log(3))}, []float32{0.5, 0.75}},
+		{"relu6", unaryModel(tflite.OpRelu6, []int32{1, 3}, []int32{1, 3}, 0, nil, nil), []float32{-1, 3, 7}, []float32{0, 3, 6}},
+		{"relu", unaryModel(tflite.OpRelu, []int32{1, 3}, []int32{1, 3}, 0, nil, nil), []float32{-1, 3, 7}, []float32{0, 3, 7}},
+		{"add broadcast with fused RELU6", unaryModel(tflite.OpAdd, []int32{1, 1, 2, 2}, []int32{1, 1, 2, 2}, uAdd, []optField{ob(0, 3)}, func(m *tfl) []int32 {
+			return []int32{m.f32("c", []int32{2}, 3, -3)}
+		}), []float32{1, 1, 5, 2}, []float32{4, 0, 6, 0}},
+		{"mul", unaryModel(tflite.OpMul, []int32{1, 2}, []int32{1, 2}, 21, nil, func(m *tfl) []int32 {
+			return []int32{m.f32("c", []int32{1, 2}, 2, -3)}
+		}), []float32{1.5, 2}, []float32{3, -6}},
+		{"reshape", unaryModel(tflite.OpReshape, []int32{1, 2, 2, 1}, []int32{1, 4}, 0, nil, func(m *tfl) []int32 {
+			return []int32{m.i32("shape", []int32{2}, 1, 4)}
+		}), []float32{1, 2, 3, 4}, []float32{1, 2, 3, 4}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			data, _, err := ConvertBytes(tc.model.bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := tc.model.tensors[tc.model.inputs[0]]
+			got := runONNX(t, data, tensor{shape: shape64(x.shape), f32: tc.in})
+			wantShape := shape64(tc.model.tensors[tc.model.outputs[0]].shape)
+			if !equalInts(got[0].shape, wantShape) {
+				t.Fatalf("output shape %v, want %v", got[0].shape, wantShape)
+			}
+			for i := range tc.want {
+				if math.Abs(float64(got[0].f32[i]-tc.want[i])) > 1e-5 {
+					t.Fatalf("got %v, want %v", got[0].f32, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func equalInts(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
