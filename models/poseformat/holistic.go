@@ -187,7 +187,9 @@ func holisticParts() map[string]partOf {
 
 // Holistic maps one person's points into the 543-point layout, matching components and
 // points by name, so reduced files (a pose of 8 points, a face of 128 mesh points, a lone
-// hand) fill what they have. Points the file lacks are 0 with confidence 0.
+// hand) fill what they have. Points the file lacks, and points of confidence 0 (which
+// pose-format masks; some files hold stale coordinates or NaN there), are 0 with
+// confidence 0.
 //
 // present[t][part] (PartPose, PartFace, ...) is true when the file has that part and any of
 // its points has a confidence above 0 in frame t: MediaPipe writes confidence 0 for a part
@@ -242,8 +244,11 @@ func (f *File) Holistic(person int) (frames [][NumPoints][3]float32, conf [][Num
 		base := (t*f.People + person) * np
 		for _, m := range moves {
 			i := base + m.from
-			copy(frames[t][m.to][:nc], f.Data[i*nd:i*nd+nc])
 			c := f.Confidence[i]
+			if c == 0 {
+				continue // masked, whatever coordinates the file holds
+			}
+			copy(frames[t][m.to][:nc], f.Data[i*nd:i*nd+nc])
 			conf[t][m.to] = c
 			if c > 0 {
 				present[t][m.part] = true
