@@ -283,3 +283,23 @@ func TestChrFPlusPlusWords(t *testing.T) {
 		t.Errorf("chrF++ of identical sentences %g", s)
 	}
 }
+
+func BenchmarkCorpusBLEU(b *testing.B) {
+	hyps := slices.Repeat(readmeHyps, 200)
+	refs := [][]string{slices.Repeat(readmeRefs[0], 200), slices.Repeat(readmeRefs[1], 200)}
+	for b.Loop() {
+		if _, err := CorpusBLEU(hyps, refs, BLEUOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkCorpusChrF(b *testing.B) {
+	hyps := slices.Repeat(readmeHyps, 200)
+	refs := [][]string{slices.Repeat(readmeRefs[0], 200)}
+	for b.Loop() {
+		if _, err := CorpusChrF(hyps, refs, ChrFOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,9 +1,6 @@
 package eval
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // OpKind is one step of an alignment.
 type OpKind byte
@@ -156,8 +153,9 @@ func WER(refs, hyps [][]string) (Counts, error) {
 	return c, nil
 }
 
-// Tokens splits a sentence at whitespace, as the scoring scripts do for glosses.
-func Tokens(s string) []string { return strings.Fields(s) }
+// Tokens splits a sentence at whitespace, as the scoring scripts (Python's str.split) do
+// for glosses.
+func Tokens(s string) []string { return pyFields(s) }
 
 // TokenLines splits every line with Tokens.
 func TokenLines(lines []string) [][]string {

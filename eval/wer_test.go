@@ -1,7 +1,6 @@
 package eval
 
 import (
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -133,11 +132,10 @@ func TestRougeL(t *testing.T) {
 
 func readLines(t *testing.T, path string, n int) []string {
 	t.Helper()
-	b, err := os.ReadFile(path)
+	lines, err := ReadLines(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	if n > 0 && len(lines) > n {
 		lines = lines[:n]
 	}
