@@ -178,12 +178,17 @@ func TestPhoenixDev(t *testing.T) {
 		}
 		cut[i] = strings.Join(keep, " ")
 	}
-	b, _ := CorpusBLEU(cut, refs, SignJoeyBLEU)
-	c, _ := CorpusChrF(cut, refs, ChrFOptions{})
-	r, _ := RougeL(cut, refs)
-	t.Logf("every third word dropped: %s, chrF %.2f, ROUGE-L %.2f", b, c, r)
-	if !(b.Score < c && c < 100 && r < 100 && b.BP < 1) {
-		t.Errorf("BLEU %.2f (BP %.3f), chrF %.2f, ROUGE-L %.2f: want BLEU < chrF < 100, ROUGE-L < 100, BP < 1", b.Score, b.BP, c, r)
+	for _, o := range []BLEUOptions{{}, SignJoeyBLEU} {
+		s, err := ScoreTranslation(cut, refs, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("every third word dropped: %s; %s", s, s.Detail)
+		b := s.BLEU
+		// No 3-gram survives, and the sentences are a third shorter.
+		if !(b[0] > b[1] && b[1] > b[2] && b[2] >= b[3] && s.Detail.Precisions[2] < 1 && s.Detail.BP < 1 && b[3] < s.ChrF && s.ChrF < 100 && s.RougeL < 100) {
+			t.Errorf("want BLEU-1 > BLEU-2 > BLEU-3 >= BLEU-4, 3-gram precision ~ 0, BP < 1, BLEU-4 < chrF < 100, ROUGE-L < 100")
+		}
 	}
 
 	gloss := TokenLines(readLines(t, filepath.Join(dir, "dev.gloss"), 0))
