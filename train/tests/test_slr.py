@@ -1,0 +1,115 @@
+"""Tests of train.slr: the .pose reader, features, tokenizer, quantiser, and a tiny training run."""
+import os
+import struct
+import tempfile
+import unittest
+
+import numpy as np
+
+from train.slr import features, onnxq, poseio, tokenizer
+
+SAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data", "pose-samples")
+
+
+def need_samples(test):
+    if not os.path.isdir(SAMPLES):
+        if os.environ.get("CI") == "true":
+            raise AssertionError(f"shared data {SAMPLES} missing")
+        raise unittest.SkipTest(f"shared data {SAMPLES} not found")
+
+
+class PoseIOTest(unittest.TestCase):
+    def test_reads_real_samples_in_both_versions(self):
+        need_samples(self)
+        for name, version, frames in [("mediapipe.pose", 0.1, 170), ("0ff215ef4f1f111e217e2cefee0adc77.pose", 0.2, 121)]:
+            p = poseio.read(os.path.join(SAMPLES, name))
+            self.assertEqual(p.version, version)
+            pts, conf = p.holistic()
+            self.assertEqual(pts.shape, (frames, 543, 3))
+            # both shoulders found in every frame of these clips
+            self.assertTrue((conf[:, [11, 12]] > 0).all())
+
+    def test_truncated_file_is_an_error_naming_the_file(self):
+        need_samples(self)
+        with open(os.path.join(SAMPLES, "mediapipe.pose"), "rb") as f:
+            b = f.read()
+        with self.assertRaisesRegex(poseio.PoseFormatError, "cut.pose"):
+            poseio.parse(b[: len(b) // 2], "cut.pose")
+
+
+class FeaturesTest(unittest.TestCase):
+    def frames(self, t=12, seed=0):
+        rng = np.random.default_rng(seed)
+        pts = (rng.random((t, 543, 3)) * 300 + 100).astype(np.float32)
+        conf = np.ones((t, 543), np.float32)
+        return pts, conf
+
+    def test_shape_and_hand_flags(self):
+        pts, conf = self.frames()
+        conf[3:6, 501:522] = 0
+        x = features.compute(pts, conf, 30.0)
+        self.assertEqual(x.shape, (12, features.feature_dim()))
+        self.assertEqual(list(x[:, -2]), [1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+        self.assertTrue((x[:, -1] == 1).all())
+
+    def test_invariant_to_camera_distance_and_position(self):
+        pts, conf = self.frames()
+        far = pts.copy()
+        far[..., :2] = pts[..., :2] * 0.5 + 37
+        np.testing.assert_allclose(features.compute(pts, conf, 25), features.compute(far, conf, 25), atol=1e-4)
+
+    def test_missing_shoulders_carry_the_last_frame(self):
+        pts, conf = self.frames()
+        conf[:2, 11] = 0
+        conf[7, 12] = 0
+        x = features.compute(pts, conf, 25)
+        ref = features.compute(pts[2:3], conf[2:3], 25)
+        # frame 0 uses frame 2's centre/scale: its positions match a computation with that centre
+        c = (pts[2, 11, :2] + pts[2, 12, :2]) / 2
+        s = np.linalg.norm(pts[2, 11, :2] - pts[2, 12, :2])
+        np.testing.assert_allclose(x[0, 0:2], (pts[0, 0, :2] - c) / s, rtol=1e-5)
+        self.assertEqual(ref.shape[0], 1)
+
+
+class TokenizerTest(unittest.TestCase):
+    def test_words_and_context(self):
+        self.assertEqual(tokenizer.words("Hello, WORLD! Ünïcode 42x_y"), ["hello", "world", "ünïcode", "42x", "y"])
+        tok = tokenizer.Tokenizer(["hello", "world"], max_len=5)
+        self.assertEqual(tok.encode_context([]), [tokenizer.BOS])
+        # keeps the most recent ids: [bos] + last 4
+        self.assertEqual(tok.encode_context(["hello there", "world"]), [2, 1, 3, 5, 3])
+
+
+class QuantiserTest(unittest.TestCase):
+    def test_protobuf_round_trip_and_int8_weights(self):
+        import torch
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(64, 48), torch.nn.ReLU(), torch.nn.Linear(48, 8))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "m.onnx")
+            torch.onnx.export(net, (torch.zeros(1, 3, 64),), path, opset_version=14,
+                              input_names=["x"], output_names=["y"])
+            with open(path, "rb") as f:
+                b = f.read()
+        self.assertEqual(onnxq.encode(onnxq.decode(b)), b)
+        q, done = onnxq.quantize_weights(b, min_elements=256)
+        self.assertEqual(len(done), 2)
+        self.assertLess(len(q), len(b) * 0.5)
+        ins, outs = onnxq.io_info(q)
+        self.assertEqual([i[0] for i in ins], ["x"])
+        self.assertEqual([o[0] for o in outs], ["y"])
+
+
+class TinyTrainingTest(unittest.TestCase):
+    def test_loss_falls(self):
+        from train.slr import toy, train as T
+        s = toy.samples(32, seed=0)
+        cfg = T.TrainConfig(max_steps=30, batch=8, d_model=32, layers=1, heads=2, ff=64, warmup=5, lr=3e-3,
+                            dropout=0.0, augment=True, eval_every=10 ** 9)
+        res = T.train(cfg, s, [], log=lambda m: None)
+        first, last = np.mean(res["losses"][:5]), np.mean(res["losses"][-5:])
+        self.assertLess(last, 0.6 * first, f"CTC loss went from {first:.3f} to {last:.3f}")
+
+
+if __name__ == "__main__":
+    unittest.main()
