@@ -98,12 +98,20 @@ func (s *Store) Conversations(ctx context.Context) ([]Conversation, error) {
 // DeleteConversation deletes a conversation, its turns and the cached embeddings of
 // its turns' text. It returns ErrNotFound if there is no such conversation.
 //
-// bbolt reuses freed pages but does not overwrite them at once, so the deleted text
-// can stay in the file's free space until it is reused; Wipe removes the file.
+// bbolt frees pages without overwriting them, so after the delete has committed the
+// store is rewritten without the free pages (see scrub): the text is then gone from
+// the file, not just unreachable. That takes about as long as copying the file.
 func (s *Store) DeleteConversation(ctx context.Context, id ConversationID) error {
-	return s.update(ctx, "deleting conversation "+id.String(), func(tx *bolt.Tx) error {
+	err := s.update(ctx, "deleting conversation "+id.String(), func(tx *bolt.Tx) error {
 		return deleteConversation(tx, id)
 	})
+	if err != nil {
+		return err
+	}
+	if err := s.scrub(); err != nil {
+		return fmt.Errorf("deleted conversation %d, but %w", id, err)
+	}
+	return nil
 }
 
 func deleteConversation(tx *bolt.Tx, id ConversationID) error {

@@ -201,8 +201,11 @@ func (m *crashModel) verify(ctx context.Context, s *Store) error {
 	for id, n := range m.turns {
 		c, ok := have[id]
 		switch {
-		case !ok && m.inFlight[id]:
+		case !ok && m.inFlight[id]: // the delete committed before the kill
 			delete(m.turns, id)
+			if m.last[0] == uint64(id) {
+				m.last = [2]uint64{}
+			}
 			continue
 		case !ok:
 			return fmt.Errorf("conversation %d (reported committed) is gone", id)
@@ -271,7 +274,9 @@ func TestCrashSafetyUnderSIGKILL(t *testing.T) {
 		}
 		sc := bufio.NewScanner(out)
 		n := 0
+		var got []string // this run's lines, for the failure message
 		for sc.Scan() {
+			got = append(got, sc.Text())
 			if err := model.apply(sc.Text()); err != nil {
 				cmd.Process.Kill()
 				t.Fatal(err)
@@ -296,11 +301,13 @@ func TestCrashSafetyUnderSIGKILL(t *testing.T) {
 		}
 		err = model.verify(ctx, s)
 		s.Close()
-		if _, serr := os.Stat(path + wipeSuffix); err == nil && serr == nil {
-			err = errors.New("an interrupted wipe's file survived Open")
+		for _, leftover := range []string{path + wipeSuffix, path + compactSuffix} {
+			if _, serr := os.Stat(leftover); err == nil && serr == nil {
+				err = fmt.Errorf("%s survived Open", leftover)
+			}
 		}
 		if err != nil {
-			t.Fatalf("kill point %d (seed %d, after %d lines + %v): %v", i, seed, afterLines, delay, err)
+			t.Fatalf("kill point %d (seed %d, after %d lines + %v): %v\nthe writer's lines: %q", i, seed, afterLines, delay, err, got)
 		}
 	}
 	t.Logf("%d kill points, %d committed operations reported (%d turns), all consistent", killPoints, lines, turnsSeen)

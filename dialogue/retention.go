@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -73,6 +74,9 @@ func (s *Store) Sweep(ctx context.Context) (Swept, error) {
 		return done, err
 	}
 	if done.Conversations > 0 || done.Embeddings > 0 {
+		if err := s.scrub(); err != nil {
+			return done, fmt.Errorf("deleted expired data, but %w", err)
+		}
 		s.log.Info("dialogue retention: deleted expired data", "path", s.path,
 			"conversations", done.Conversations, "embeddings", done.Embeddings, "older_than", cutoff.UTC().Format(time.RFC3339))
 	}

@@ -153,6 +153,9 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 	} else if found {
 		s.log.Warn("finished an interrupted wipe of the dialogue store", "path", path)
 	}
+	if err := destroyLeftover(path + compactSuffix); err != nil {
+		return nil, err
+	}
 	info, statErr := os.Stat(path)
 	switch {
 	case statErr == nil && info.IsDir():

@@ -439,6 +439,20 @@ func TestDeleteConversation(t *testing.T) {
 	if err := s.DeleteConversation(ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
+	// Deleted means gone from the file too, not just unreachable in free pages.
+	raw, err := os.ReadFile(s.Path())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("secret one")) {
+		t.Error("the deleted turn's text is still in the store file")
+	}
+	if !bytes.Contains(raw, []byte("keep me")) {
+		t.Error("the other conversation's text is not in the store file")
+	}
+	if _, err := os.Stat(s.Path() + compactSuffix); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("compaction left %s behind", s.Path()+compactSuffix)
+	}
 	if _, err := s.Conversation(ctx, a.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("deleted conversation still readable: %v", err)
 	}
@@ -556,6 +570,9 @@ func TestRetention(t *testing.T) {
 	if _, err := s.Conversation(ctx, old.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("expired conversation still there: %v", err)
 	}
+	if raw, _ := os.ReadFile(s.Path()); bytes.Contains(raw, []byte("from long ago")) {
+		t.Error("the expired turn's text is still in the store file")
+	}
 	for _, text := range []string{"from long ago", "a text of no turn"} {
 		if _, err := s.Embedding(ctx, "m", text); !errors.Is(err, ErrNotFound) {
 			t.Errorf("expired embedding of %q still there: %v", text, err)
@@ -614,7 +631,6 @@ func TestWipe(t *testing.T) {
 	const secret = "my date of birth is 1970-01-01"
 	mustAppend(t, s, c.ID, SpeakerSigner, secret)
 	s.PutEmbedding(ctx, "m", secret, []float32{1})
-	// Deleting leaves bytes in free pages; Wipe must not.
 	if err := s.Wipe(ctx); err != nil {
 		t.Fatal(err)
 	}

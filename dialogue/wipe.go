@@ -90,20 +90,11 @@ func WipeFile(path string) (existed bool, err error) {
 // finishWipe destroys a ".wiping" file that an interrupted wipe left beside path.
 func finishWipe(path string) (found bool, err error) {
 	aside := path + wipeSuffix
-	f, err := os.OpenFile(aside, os.O_RDWR, 0)
-	if errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Lstat(aside); errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
-	if err != nil {
-		return true, fmt.Errorf("finishing an interrupted wipe of %s: %w", aside, err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err == nil {
-		err = destroy(f, aside, info.Size())
-	}
-	if err != nil {
-		return true, fmt.Errorf("finishing an interrupted wipe of %s: %w", aside, err)
+	if err := destroyLeftover(aside); err != nil {
+		return true, fmt.Errorf("finishing an interrupted wipe: %w", err)
 	}
 	return true, nil
 }

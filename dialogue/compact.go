@@ -1,0 +1,87 @@
+package dialogue
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// compactSuffix names the new file a compaction writes before it replaces the store.
+const compactSuffix = ".compact"
+
+// scrub rewrites the store into a new file that holds only live records and renames it
+// over the old one, so that deleted conversations no longer sit in the file's free
+// pages (bbolt frees pages without overwriting them). DeleteConversation and Sweep run
+// it after deleting. Readers and the writer wait while it runs: about the time to copy
+// the file.
+//
+// A crash before the rename leaves the old store and a partial ".compact" file, which
+// the next Open destroys; after the rename, the new store is complete.
+func (s *Store) scrub() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return ErrClosed
+	}
+	tmp := s.path + compactSuffix
+	if err := destroyLeftover(tmp); err != nil {
+		return err
+	}
+	dst, err := bolt.Open(tmp, FileMode, &bolt.Options{})
+	if err != nil {
+		return fmt.Errorf("compacting dialogue store %s: %w", s.path, err)
+	}
+	if err := bolt.Compact(dst, s.db, 4<<20); err != nil {
+		dst.Close()
+		_ = destroyLeftover(tmp)
+		return fmt.Errorf("compacting dialogue store %s: %w", s.path, err)
+	}
+	if err := dst.Close(); err != nil {
+		_ = destroyLeftover(tmp)
+		return fmt.Errorf("compacting dialogue store %s: %w", s.path, err)
+	}
+	// Close before the rename: the old file's lock goes with it, and the reopen
+	// below takes the new file's.
+	if err := s.db.Close(); err != nil {
+		s.db = nil
+		return fmt.Errorf("compacting dialogue store %s: closing: %w", s.path, err)
+	}
+	s.db = nil
+	renameErr := os.Rename(tmp, s.path)
+	if renameErr == nil {
+		syncDir(s.path)
+	}
+	// Reopen whichever file is now at path (the old one if the rename failed).
+	db, err := s.openDB()
+	if err != nil {
+		return fmt.Errorf("compacting dialogue store: reopening: %w", err)
+	}
+	s.db = db
+	if renameErr != nil {
+		_ = destroyLeftover(tmp)
+		return fmt.Errorf("compacting dialogue store %s: %w", s.path, renameErr)
+	}
+	return nil
+}
+
+// destroyLeftover zeroes and removes path if it exists.
+func destroyLeftover(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("removing left-over %s: %w", path, err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err == nil {
+		err = destroy(f, path, info.Size())
+	}
+	if err != nil {
+		return fmt.Errorf("removing left-over %s: %w", path, err)
+	}
+	return nil
+}
