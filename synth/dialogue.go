@@ -91,8 +91,13 @@ func (g *Generator) signerTurn(r *rand.Rand, dom *domain, topic string) Turn {
 	var texts []string
 	used := map[int]bool{}
 	for tries := 0; len(tn.Glosses) < want && tries < 40; tries++ {
+		// Three in four clauses are about the visit, the rest small talk.
 		ti := r.IntN(len(dom.templates))
 		t := &dom.templates[ti]
+		if r.Float64() < 0.25 {
+			ti = len(dom.templates) + r.IntN(len(dom.generic))
+			t = &dom.generic[ti-len(dom.templates)]
+		}
 		if used[ti] || len(tn.Glosses)+len(t.glosses) > want {
 			continue
 		}

@@ -14,10 +14,10 @@ import "math"
 // (see hand_test.go, which checks them against the shared pose samples).
 var (
 	fingerBase = [4]vec{ // MCP joints from the wrist point (which sits towards the pinky side)
-		{0.030, 0.083, 0.000},
-		{0.009, 0.086, 0.002},
-		{-0.009, 0.081, 0.000},
-		{-0.025, 0.070, -0.004},
+		{0.034, 0.083, 0.000},
+		{0.011, 0.086, 0.002},
+		{-0.011, 0.081, 0.000},
+		{-0.032, 0.070, -0.004},
 	}
 	fingerBones = [4][3]float64{ // proximal, middle, distal phalanx
 		{0.0346, 0.0216, 0.0173},
@@ -25,7 +25,7 @@ var (
 		{0.0355, 0.0240, 0.0180},
 		{0.0290, 0.0190, 0.0170},
 	}
-	thumbBase  = vec{0.026, 0.026, 0.006}
+	thumbBase  = vec{0.030, 0.024, 0.006}
 	thumbBones = [3]float64{0.037, 0.0277, 0.0216} // metacarpal, proximal, distal
 )
 

@@ -191,7 +191,7 @@ func (lx *Lexicon) plainGlosses() []string {
 		}
 	}
 	for _, d := range lx.domains {
-		for _, t := range d.templates {
+		for _, t := range append(d.templates, d.generic...) {
 			for _, tok := range t.glosses {
 				if !strings.HasPrefix(tok, "{") {
 					add(tok)

@@ -66,7 +66,7 @@ func (n *noise) apply(p *[numPoints][3]float32, c *[numPoints]float32) {
 			if overFace {
 				pl += 0.015 * n.sg.DropRate
 			}
-			if wy > 0.9*n.h {
+			if wy > 0.96*n.h {
 				pl += 0.25
 			}
 			if r.Float64() < pl {

@@ -27,19 +27,32 @@ type bodyState struct{ d, n handState }
 
 // headPose is the head's position and small rotation at one moment.
 type headPose struct {
-	origin           vec
-	yaw, pitch, roll float64
+	origin vec
+	m      [3]vec // rotation matrix rows
+}
+
+// newHeadPose turns the head by roll (about z), then pitch (about x), then yaw (about y).
+func newHeadPose(origin vec, yaw, pitch, roll float64) headPose {
+	cy, sy := math.Cos(yaw), math.Sin(yaw)
+	cp, sp := math.Cos(pitch), math.Sin(pitch)
+	cr, sr := math.Cos(roll), math.Sin(roll)
+	rz := [3]vec{{cr, -sr, 0}, {sr, cr, 0}, {0, 0, 1}}
+	rx := [3]vec{{1, 0, 0}, {0, cp, -sp}, {0, sp, cp}}
+	ry := [3]vec{{cy, 0, sy}, {0, 1, 0}, {-sy, 0, cy}}
+	mul := func(a, b [3]vec) [3]vec {
+		var o [3]vec
+		for i := 0; i < 3; i++ {
+			for j := 0; j < 3; j++ {
+				o[i][j] = a[i][0]*b[0][j] + a[i][1]*b[1][j] + a[i][2]*b[2][j]
+			}
+		}
+		return o
+	}
+	return headPose{origin: origin, m: mul(ry, mul(rx, rz))}
 }
 
 func (h *headPose) rot(p vec) vec {
-	cy, sy := math.Cos(h.yaw), math.Sin(h.yaw)
-	cp, sp := math.Cos(h.pitch), math.Sin(h.pitch)
-	cr, sr := math.Cos(h.roll), math.Sin(h.roll)
-	// roll about z, then pitch about x, then yaw about y
-	x, y, z := p[0]*cr-p[1]*sr, p[0]*sr+p[1]*cr, p[2]
-	y, z = y*cp-z*sp, y*sp+z*cp
-	x, z = x*cy+z*sy, -x*sy+z*cy
-	return vec{x, y, z}
+	return vec{h.m[0].dot(p), h.m[1].dot(p), h.m[2].dot(p)}
 }
 
 // tokenVar is how one performance of a sign differs from its citation form.
@@ -219,7 +232,7 @@ func (rd *renderer) render(signs []*sign) *Clip {
 	semi := func(i int) bool { return twoHanded(i-1) || twoHanded(i+1) }
 	// Co-articulation: each sign leans 15% towards where its neighbours are, and its
 	// handshape starts turning into the next one before it ends.
-	still := headPose{origin: rd.headOrigin(0)}
+	still := newHeadPose(rd.headOrigin(0), 0, 0, 0)
 	for i, sg := range signSeg {
 		if i > 0 {
 			prev := rd.signState(signs[i-1], 1, &signSeg[i-1].tv, &still, semi(i-1))
@@ -260,12 +273,10 @@ func (rd *renderer) render(signs []*sign) *Clip {
 		for k := 0; k < s.n; k++ {
 			f := s.start + k
 			sec := float64(f) / rd.fps
-			hp := headPose{
-				origin: rd.headOrigin(sec),
-				yaw:    deg(3) * math.Sin(2*math.Pi*sec/4.1+ph[0]),
-				pitch:  deg(2.5) * math.Sin(2*math.Pi*sec/3.3+ph[1]),
-				roll:   deg(1.5) * math.Sin(2*math.Pi*sec/5.3+ph[2]),
-			}
+			hp := newHeadPose(rd.headOrigin(sec),
+				deg(3)*math.Sin(2*math.Pi*sec/4.1+ph[0]),
+				deg(2.5)*math.Sin(2*math.Pi*sec/3.3+ph[1]),
+				deg(1.5)*math.Sin(2*math.Pi*sec/5.3+ph[2]))
 			var st bodyState
 			switch s.kind {
 			case segRest:

@@ -19,7 +19,8 @@ type template struct {
 // domain is a parsed domainSpec.
 type domain struct {
 	spec      *domainSpec
-	templates []template
+	templates []template // the domain's own
+	generic   []template // shared by every domain
 	groups    map[string][]*groupSpec // category -> groups of this domain
 }
 
@@ -73,7 +74,7 @@ func (lx *Lexicon) parseWorld() error {
 			}
 			d.templates = append(d.templates, t)
 		}
-		d.templates = append(d.templates, generic...)
+		d.generic = generic
 		topicsOf[d.spec.name] = map[string]bool{}
 		for _, tp := range d.spec.topics {
 			topicsOf[d.spec.name][tp.name] = true
