@@ -30,6 +30,7 @@ class LlamaConfig:
     bos_token_id: int = 1
     eos_token_id: int = 2
     pad_token_id: int = 0  # <unk>: never a target (loss ignores pads by mask)
+    dropout: float = 0.0   # training only; not part of the exported model
 
     @property
     def head_dim(self) -> int:
@@ -185,10 +186,11 @@ class DecoderLayer(nn.Module):
         self.mlp = MLP(c)
         self.input_layernorm = RMSNorm(c.hidden_size, c.rms_norm_eps)
         self.post_attention_layernorm = RMSNorm(c.hidden_size, c.rms_norm_eps)
+        self.drop = nn.Dropout(c.dropout) if c.dropout > 0 else nn.Identity()
 
     def forward(self, x, cos, sin, mask):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, mask)
-        return x + self.mlp(self.post_attention_layernorm(x))
+        x = x + self.drop(self.self_attn(self.input_layernorm(x), cos, sin, mask))
+        return x + self.drop(self.mlp(self.post_attention_layernorm(x)))
 
 
 class LlamaModel(nn.Module):
@@ -207,6 +209,7 @@ class LlamaForCausalLM(nn.Module):
         self.model = LlamaModel(c)
         self.lm_head = nn.Linear(c.hidden_size, c.vocab_size, bias=False)
         self.rotary = Rotary(c.head_dim, c.rope_theta)
+        self.drop = nn.Dropout(c.dropout) if c.dropout > 0 else nn.Identity()
         self.apply(self._init)
         # GPT-2 style scaled init of the residual projections keeps deep stacks stable.
         for n, p in self.named_parameters():
@@ -220,14 +223,18 @@ class LlamaForCausalLM(nn.Module):
 
     def forward(self, ids: torch.Tensor, start_pos: int = 0) -> torch.Tensor:
         """ids [B, T] -> logits [B, T, V]. Right padding is safe: attention is causal."""
+        return self.lm_head(self.hidden(ids, start_pos))
+
+    def hidden(self, ids: torch.Tensor, start_pos: int = 0) -> torch.Tensor:
+        """ids [B, T] -> final normalised hidden states [B, T, H] (what lm_head reads)."""
         b, t = ids.shape
         pos = torch.arange(start_pos, start_pos + t, device=ids.device)
         cos, sin = self.rotary(pos)
         mask = torch.full((t, t), float("-inf"), device=ids.device).triu(1)
-        x = self.model.embed_tokens(ids)
+        x = self.drop(self.model.embed_tokens(ids))
         for layer in self.model.layers:
             x = layer(x, cos, sin, mask)
-        return self.lm_head(self.model.norm(x))
+        return self.model.norm(x)
 
     # --- LoRA -------------------------------------------------------------------------
     def add_lora(self, cfg: LoraConfig) -> List[str]:
