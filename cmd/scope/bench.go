@@ -4,7 +4,9 @@ import "context"
 
 // benchSubcommands lists `scope bench` verbs; each lives in cmd/scope/bench_<name>.go.
 func benchSubcommands() []subcommand {
-	return []subcommand{}
+	return []subcommand{
+		{"slr", "recogniser latency per segment (features, ONNX model, beam search)", benchSLR},
+	}
 }
 
 func cmdBench(ctx context.Context, a *app, args []string) error {

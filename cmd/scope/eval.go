@@ -4,7 +4,9 @@ import "context"
 
 // evalSubcommands lists `scope eval` verbs; each lives in cmd/scope/eval_<name>.go.
 func evalSubcommands() []subcommand {
-	return []subcommand{}
+	return []subcommand{
+		{"slr", "recogniser WER (substitutions, deletions, insertions; ambiguous vs other tokens) on a dataset", evalSLR},
+	}
 }
 
 func cmdEval(ctx context.Context, a *app, args []string) error {
