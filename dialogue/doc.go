@@ -4,7 +4,7 @@ file, and hands the recent turns to the recogniser and the translator as context
 
 # Model
 
-There are only a few types: Store, Conversation, Turn and Hypothesis.
+The main types are few: Store, Conversation, Turn and Hypothesis.
 
 A Store is one file (FileMode 0600, since it holds what people said). Open creates it
 or brings it to the current schema, and Close releases it; only one process may have it
@@ -42,8 +42,11 @@ SIGKILL at many points and check the reopened file.
 Options.Retention deletes conversations whose last turn is older than the period, and
 cached embeddings older than it, at Open and then on a timer (Sweep runs it by hand).
 DeleteConversation deletes one conversation with its turns and the embeddings of their
-text; Wipe (and WipeFile, for a file no process has open) destroys everything by
-overwriting the file with zeros and removing it.
+text. Since bbolt frees pages without overwriting them, both then rewrite the file
+without its free pages (a compaction into a new file that is renamed over the old one),
+so deleted text is gone from the file and not just unreachable. Wipe (and WipeFile, for
+a file no process has open, even a damaged one) destroys everything by overwriting the
+file with zeros and removing it.
 
 # Schema
 
@@ -54,9 +57,12 @@ bbolt at all (ErrNotStore), with the path and what to do in the message.
 
 # Caveats
 
-Deleted records' bytes stay in bbolt's free pages until reused; only Wipe guarantees
-they are gone from the file. Large embeddings or very long conversations are fine, but
-a single turn must stay below bbolt's value limit (about 2 GB). Errors wrap the package's
-error values (ErrNotFound, ErrInvalid, ...); test them with errors.Is.
+DeleteConversation and a Sweep that deleted something copy the whole file, and readers
+and the writer wait meanwhile: cheap for a device's store (megabytes), noticeable for
+gigabytes. Only one process may open the file; a second Open fails with ErrInUse after
+Options.LockTimeout. Overwriting a file does not reach below the file system (flash
+wear levelling, snapshots); use full-disk encryption where that matters. Errors wrap the
+package's error values (ErrNotFound, ErrInvalid, ErrNotStore, ...); test them with
+errors.Is.
 */
 package dialogue

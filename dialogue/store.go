@@ -161,13 +161,6 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 	case statErr == nil && info.IsDir():
 		return nil, fmt.Errorf("opening dialogue store %s: %w: it is a directory; give a file path", path, ErrNotStore)
 	case statErr == nil:
-		if info.Mode().Perm() != FileMode {
-			// An older copy or a restored backup may be readable by others; tighten it.
-			if err := os.Chmod(path, FileMode); err != nil {
-				return nil, fmt.Errorf("opening dialogue store %s: setting mode %v: %w", path, FileMode, err)
-			}
-			s.log.Warn("dialogue store was readable by others; set to 0600", "path", path, "was", info.Mode().Perm())
-		}
 	case errors.Is(statErr, os.ErrNotExist):
 		if s.opts.MustExist {
 			return nil, fmt.Errorf("opening dialogue store %s: %w there (nothing recorded yet, or a different --db/SCOPE_DATA_DIR)", path, ErrNoStore)
@@ -193,7 +186,7 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 			if db != nil {
 				_ = db.Close()
 			}
-			db, err = nil, fmt.Errorf("opening dialogue store %s: %w: %v (move it away or run `scope wipe`)", path, ErrNotStore, r)
+			db, err = nil, fmt.Errorf("opening dialogue store %s: %w: %v (if it is the store and damaged, `scope wipe` starts an empty one)", path, ErrNotStore, r)
 		}
 	}()
 	db, err = bolt.Open(path, FileMode, &bolt.Options{Timeout: timeout})
@@ -203,7 +196,7 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 			return nil, fmt.Errorf("opening dialogue store %s: %w (is the scope daemon running? stop it, or use its API)", path, ErrInUse)
 		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch),
 			errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, syscall.EINVAL):
-			return nil, fmt.Errorf("opening dialogue store %s: %w: %v (move it away, or run `scope wipe` to start empty)", path, ErrNotStore, err)
+			return nil, fmt.Errorf("opening dialogue store %s: %w: %v (check that --db or dialogue.path names the store; if it is the store and damaged, `scope wipe` starts an empty one)", path, ErrNotStore, err)
 		}
 		return nil, fmt.Errorf("opening dialogue store %s: %w", path, err)
 	}
@@ -214,6 +207,15 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 	if err := s.migrate(db); err != nil {
 		_ = db.Close()
 		return nil, err
+	}
+	// Only now that the file is known to be a store: a copy restored from a backup
+	// may be readable by others; tighten it.
+	if info, err := os.Stat(path); err == nil && info.Mode().Perm() != FileMode {
+		if err := os.Chmod(path, FileMode); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("opening dialogue store %s: setting mode %v: %w", path, FileMode, err)
+		}
+		s.log.Warn("dialogue store was readable by others; set to 0600", "path", path, "was", info.Mode().Perm())
 	}
 	return db, nil
 }
@@ -227,7 +229,7 @@ func (s *Store) checkSize(db *bolt.DB) error {
 	}
 	return db.View(func(tx *bolt.Tx) error {
 		if want := tx.Size(); info.Size() < want {
-			return fmt.Errorf("opening dialogue store %s: %w: file is %d bytes but its pages reach %d (truncated copy?); move it away or run `scope wipe`",
+			return fmt.Errorf("opening dialogue store %s: %w: file is %d bytes but its pages reach %d (truncated copy?); restore a full copy, or run `scope wipe` to start empty",
 				s.path, ErrNotStore, info.Size(), want)
 		}
 		return nil

@@ -278,8 +278,8 @@ func TestOpenRejectsFilesThatAreNotStores(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := mustStart(t, s)
-		for i := range 200 {
-			mustAppend(t, s, c.ID, SpeakerSigner, strings.Repeat(fmt.Sprintf("turn %d ", i), 20))
+		for i := range 40 {
+			mustAppend(t, s, c.ID, SpeakerSigner, strings.Repeat(fmt.Sprintf("turn %d ", i), 150))
 		}
 		s.Close()
 	}
@@ -291,14 +291,14 @@ func TestOpenRejectsFilesThatAreNotStores(t *testing.T) {
 	}{
 		{"text file", func(t *testing.T, path string) {
 			os.WriteFile(path, []byte("these are my notes, not a database\n"), 0o600)
-		}, ErrNotStore, "scope wipe"},
+		}, ErrNotStore, "names the store"},
 		{"random bytes", func(t *testing.T, path string) {
 			b := make([]byte, 64<<10)
 			for i := range b {
 				b[i] = byte(i*7919 + i>>8)
 			}
 			os.WriteFile(path, b, 0o600)
-		}, ErrNotStore, "scope wipe"},
+		}, ErrNotStore, "names the store"},
 		{"another program's bbolt file", func(t *testing.T, path string) {
 			db, err := bolt.Open(path, 0o600, nil)
 			if err != nil {
@@ -327,6 +327,11 @@ func TestOpenRejectsFilesThatAreNotStores(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "dialogue.db")
 			tc.make(t, path)
+			os.Chmod(path, 0o644) // someone's own file, which a failed open must not touch
+			before := map[string]os.FileMode{}
+			if info, err := os.Stat(path); err == nil {
+				before[path] = info.Mode()
+			}
 			s, err := Open(path, Options{})
 			if err == nil {
 				s.Close()
@@ -339,8 +344,10 @@ func TestOpenRejectsFilesThatAreNotStores(t *testing.T) {
 				t.Errorf("error %q should name %s and say %q", err, path, tc.words)
 			}
 			// The bad file is left alone for the user to inspect.
-			if _, err := os.Stat(path); err != nil {
+			if info, err := os.Stat(path); err != nil {
 				t.Errorf("bad file gone after failed open: %v", err)
+			} else if before[path] != info.Mode() {
+				t.Errorf("failed open changed the file's mode from %v to %v", before[path], info.Mode())
 			}
 		})
 	}
