@@ -236,8 +236,10 @@ func densify(shape []int64, elem int, sp *tflite.Sparsity, values []byte) ([]byt
 		}
 	}
 	total := numel(shape)
-	if total > 1<<31 {
-		return nil, fmt.Errorf("dense shape %v is too large", shape)
+	// A sparse file must not make us allocate without bound: real sparse weights are
+	// at most a few times smaller than dense ones.
+	if total*int64(elem) > 1<<28 || total > 1024*int64(len(values)/max(elem, 1)+1) {
+		return nil, fmt.Errorf("dense shape %v is too large for %d stored bytes", shape, len(values))
 	}
 	out := make([]byte, total*int64(elem))
 	st := strides(shape)
