@@ -62,6 +62,9 @@ type Entry struct {
 	// start; both zero means the whole file.
 	Start float64 `json:"start,omitempty"`
 	End   float64 `json:"end,omitempty"`
+	// Frames is the number of frames of the turn (after Start/End), so readers can sort
+	// or bucket turns by length without opening the .pose files.
+	Frames int `json:"frames,omitempty"`
 	// Spans holds, per gloss, the [first, end) frame range of the sign inside the turn's
 	// frames (after Start is applied). Synthetic data has it; real corpora usually not.
 	Spans [][2]int `json:"spans,omitempty"`
@@ -127,6 +130,12 @@ func (e *Entry) Validate() error {
 		}
 	default:
 		return bad("speaker", "is %q; use %q or %q", e.Speaker, SpeakerSigner, SpeakerHearing)
+	}
+	if e.Frames < 0 {
+		return bad("frames", "is %d", e.Frames)
+	}
+	if e.Spans != nil && e.Frames > 0 && e.Spans[len(e.Spans)-1][1] > e.Frames {
+		return bad("spans", "reach frame %d of a %d-frame turn", e.Spans[len(e.Spans)-1][1], e.Frames)
 	}
 	if e.Start < 0 || e.End < 0 || (e.End != 0 && e.End <= e.Start) {
 		return bad("start/end", "%g..%g is not a forward range of seconds", e.Start, e.End)

@@ -101,6 +101,7 @@ func (g *Generator) writeDialogue(dir string, i int) ([]dataset.Entry, error) {
 			e.Groups = tn.Groups
 			c := clips[t]
 			e.Spans = c.Spans
+			e.Frames = len(c.Points)
 			f, err := poseformat.NewHolistic(g.cfg.Width, g.cfg.Height, float32(g.cfg.FPS), c.Points, c.Conf, nil)
 			if err != nil {
 				return nil, fmt.Errorf("turn %s: %w", e.ID, err)

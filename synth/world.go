@@ -19,8 +19,8 @@ type template struct {
 // domain is a parsed domainSpec.
 type domain struct {
 	spec      *domainSpec
-	templates []template // the domain's own
-	generic   []template // shared by every domain
+	templates []template              // the domain's own
+	generic   []template              // shared by every domain
 	groups    map[string][]*groupSpec // category -> groups of this domain
 }
 
