@@ -37,6 +37,8 @@ func commands() []command {
 		{"config", "print or check the configuration (`scope config print`)", cmdConfig},
 		{"eval", "score models: `scope eval slr`, `scope eval slt`", cmdEval},
 		{"bench", "measure speed: `scope bench pose|slr|slt`", cmdBench},
+		{"synth", "write a synthetic dialogue corpus: `scope synth --out DIR --dialogues N --seed S`", cmdSynth},
+		{"dataset", "dataset tools: `scope dataset stats|check|import`", cmdDataset},
 		{"conversations", "list, show, export or delete stored conversations (`scope conversations list`)", cmdConversations},
 	}
 }
