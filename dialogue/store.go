@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -189,6 +190,14 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 			db, err = nil, fmt.Errorf("opening dialogue store %s: %w: %v (if it is the store and damaged, `scope wipe` starts an empty one)", path, ErrNotStore, r)
 		}
 	}()
+	if statErr == nil {
+		if err := preflight(path); err != nil {
+			return nil, err
+		}
+	}
+	// A fault while reading the memory map (a file damaged in a way preflight does
+	// not see) becomes a panic, recovered above, instead of killing the process.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	db, err = bolt.Open(path, FileMode, &bolt.Options{Timeout: timeout})
 	if err != nil {
 		switch {
@@ -199,10 +208,6 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 			return nil, fmt.Errorf("opening dialogue store %s: %w: %v (check that --db or dialogue.path names the store; if it is the store and damaged, `scope wipe` starts an empty one)", path, ErrNotStore, err)
 		}
 		return nil, fmt.Errorf("opening dialogue store %s: %w", path, err)
-	}
-	if err := s.checkSize(db); err != nil {
-		_ = db.Close()
-		return nil, err
 	}
 	if err := s.migrate(db); err != nil {
 		_ = db.Close()
@@ -218,22 +223,6 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 		s.log.Warn("dialogue store was readable by others; set to 0600", "path", path, "was", info.Mode().Perm())
 	}
 	return db, nil
-}
-
-// checkSize refuses a file shorter than its own metadata says: reading the missing
-// pages through the memory map would crash the process, not return an error.
-func (s *Store) checkSize(db *bolt.DB) error {
-	info, err := os.Stat(s.path)
-	if err != nil {
-		return fmt.Errorf("opening dialogue store %s: %w", s.path, err)
-	}
-	return db.View(func(tx *bolt.Tx) error {
-		if want := tx.Size(); info.Size() < want {
-			return fmt.Errorf("opening dialogue store %s: %w: file is %d bytes but its pages reach %d (truncated copy?); restore a full copy, or run `scope wipe` to start empty",
-				s.path, ErrNotStore, info.Size(), want)
-		}
-		return nil
-	})
 }
 
 // view runs fn in a read transaction on a consistent snapshot.
@@ -261,6 +250,7 @@ func (s *Store) tx(ctx context.Context, op string, write bool, fn func(tx *bolt.
 			err = fmt.Errorf("%s: %w: %s: %v (run `scope conversations check`; `scope wipe` starts empty)", op, ErrCorrupt, s.path, r)
 		}
 	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	if write {
 		err = s.db.Update(fn)
 	} else {

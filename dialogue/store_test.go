@@ -312,6 +312,11 @@ func TestOpenRejectsFilesThatAreNotStores(t *testing.T) {
 			info, _ := os.Stat(path)
 			os.Truncate(path, info.Size()/2)
 		}, ErrNotStore, "truncated"},
+		{"store cut after its meta pages", func(t *testing.T, path string) {
+			// bbolt would read the lost pages through its memory map: SIGBUS, not an error.
+			valid(t, path)
+			os.Truncate(path, 3*4096)
+		}, ErrNotStore, "truncated"},
 		{"a directory", func(t *testing.T, path string) { os.Mkdir(path, 0o700) }, ErrNotStore, "directory"},
 		{"schema from a newer scope", func(t *testing.T, path string) {
 			valid(t, path)
@@ -678,12 +683,42 @@ func TestWipeFile(t *testing.T) {
 	if existed, err := WipeFile(s.Path()); existed || err != nil {
 		t.Errorf("WipeFile of a missing file = %v, %v; want false, nil", existed, err)
 	}
-	// A damaged file that Open refuses can still be wiped.
-	bad := filepath.Join(t.TempDir(), "bad.db")
-	os.WriteFile(bad, []byte("garbage"), 0o600)
-	if existed, err := WipeFile(bad); err != nil || !existed {
-		t.Errorf("WipeFile of a damaged file = %v, %v", existed, err)
+	// A damaged store that Open refuses can still be wiped...
+	damaged := damagedStore(t)
+	if _, err := Open(damaged, Options{}); err == nil {
+		t.Fatal("damaged store opened")
 	}
+	if existed, err := WipeFile(damaged); err != nil || !existed {
+		t.Errorf("WipeFile of a damaged store = %v, %v", existed, err)
+	}
+	// ...but a file that is no store at all is left alone.
+	notes := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(notes, []byte("my own notes, named by a mistyped --db"), 0o600)
+	if _, err := WipeFile(notes); !errors.Is(err, ErrNotStore) {
+		t.Errorf("WipeFile of a text file: err = %v, want ErrNotStore", err)
+	}
+	if b, _ := os.ReadFile(notes); !bytes.HasPrefix(b, []byte("my own notes")) {
+		t.Error("WipeFile touched a file that is not a store")
+	}
+}
+
+// damagedStore returns the path of a store cut to half its length (a bad copy).
+func damagedStore(t testing.TB) string {
+	path := filepath.Join(t.TempDir(), "damaged.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustStart(t, s)
+	for i := range 40 {
+		mustAppend(t, s, c.ID, SpeakerSigner, strings.Repeat(fmt.Sprintf("turn %d ", i), 150))
+	}
+	s.Close()
+	info, _ := os.Stat(path)
+	if err := os.Truncate(path, info.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func TestClosedStore(t *testing.T) {

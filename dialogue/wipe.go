@@ -2,6 +2,7 @@ package dialogue
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -43,7 +44,8 @@ func (s *Store) Wipe(ctx context.Context) error {
 const wipeSuffix = ".wiping"
 
 // WipeFile destroys the store file at path without opening it as a database, so it
-// also works on a damaged file. It takes the file's lock (failing with ErrInUse while a
+// also works on a damaged store (but refuses, with ErrNotStore, a file that has no
+// bbolt header at all). It takes the file's lock (failing with ErrInUse while a
 // scope process has it open), renames it to path+".wiping", overwrites it with zeros,
 // syncs and removes it. It reports whether there was a file; a missing file is not an
 // error.
@@ -73,6 +75,9 @@ func WipeFile(path string) (existed bool, err error) {
 	if info.IsDir() {
 		return true, fmt.Errorf("wiping dialogue store %s: %w: it is a directory", path, ErrInvalid)
 	}
+	if info.Size() > 0 && !looksLikeBolt(f) {
+		return true, fmt.Errorf("wiping dialogue store %s: %w: it has no bbolt header, so it is not scope's file; not touching it (check --db or dialogue.path)", path, ErrNotStore)
+	}
 	if err := lockFile(f); err != nil {
 		return true, fmt.Errorf("wiping dialogue store %s: %w (stop the scope daemon first): %v", path, ErrInUse, err)
 	}
@@ -97,6 +102,23 @@ func finishWipe(path string) (found bool, err error) {
 		return true, fmt.Errorf("finishing an interrupted wipe: %w", err)
 	}
 	return true, nil
+}
+
+// looksLikeBolt reports whether f starts with a bbolt meta page at either of its two
+// places (page 0, or page 1 at a common page size), so that a wipe can destroy a
+// damaged store but not a file that --db named by mistake.
+func looksLikeBolt(f *os.File) bool {
+	const magic = 0xED0CDAED // bbolt's meta page marker, after the 16-byte page header
+	for _, off := range []int64{16, 4096 + 16, 16384 + 16, 65536 + 16} {
+		var b [4]byte
+		if _, err := f.ReadAt(b[:], off); err != nil {
+			continue
+		}
+		if binary.LittleEndian.Uint32(b[:]) == magic || binary.BigEndian.Uint32(b[:]) == magic {
+			return true
+		}
+	}
+	return false
 }
 
 // destroy overwrites the open file f (at path) with zeros, syncs it and removes it.
