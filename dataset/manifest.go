@@ -44,7 +44,7 @@ type Entry struct {
 	DialogueID string `json:"dialogue_id"` // turns of one dialogue share it
 	Turn       int    `json:"turn"`        // 0-based position in the dialogue
 	Speaker    string `json:"speaker"`     // SpeakerSigner or SpeakerHearing
-	SignerID   string `json:"signer_id"`   // the dialogue's signer (also on hearing turns)
+	SignerID   string `json:"signer_id"`   // who signs; hearing turns carry the signer they talk to
 	Split      string `json:"split"`       // train, dev or test; fixed per signer
 
 	Pose    string   `json:"pose,omitempty"`    // path of the .pose file, relative to the dataset directory, '/'-separated
@@ -212,11 +212,11 @@ func ReadManifestFile(file string) ([]Entry, error) {
 }
 
 // CheckEntries checks the rules that span entries: ids are unique, a signer has one
-// split, and a dialogue has one signer and no repeated turn number.
+// split, and a dialogue has no repeated turn number. (A dialogue may have several
+// signers: a broadcast with two interpreters, a conversation between two signers.)
 func CheckEntries(es []Entry) error {
 	ids := make(map[string]bool, len(es))
 	split := map[string]string{}
-	signer := map[string]string{}
 	turns := map[string]map[int]bool{}
 	for _, e := range es {
 		if ids[e.ID] {
@@ -227,10 +227,6 @@ func CheckEntries(es []Entry) error {
 			return fmt.Errorf("%w: signer %q is in both %q and %q; splits are by signer, so move all of the signer's dialogues to one split", ErrInvalid, e.SignerID, s, e.Split)
 		}
 		split[e.SignerID] = e.Split
-		if s, ok := signer[e.DialogueID]; ok && s != e.SignerID {
-			return fmt.Errorf("%w: dialogue %q has signers %q and %q; a dialogue has one signer", ErrInvalid, e.DialogueID, s, e.SignerID)
-		}
-		signer[e.DialogueID] = e.SignerID
 		if turns[e.DialogueID] == nil {
 			turns[e.DialogueID] = map[int]bool{}
 		}
