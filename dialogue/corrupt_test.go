@@ -76,4 +76,3 @@ func TestDamagedPagesGiveErrorsNotCrashes(t *testing.T) {
 		t.Error("no damage was reported: the damage missed everything, or is not checked")
 	}
 }
-
