@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +16,6 @@ import (
 
 	"scope/models/slt/gguf"
 	"scope/models/slt/llamacpp"
-	"scope/models/slt/safetensors"
 	"scope/models/slt/tinyllama"
 )
 
@@ -124,33 +122,7 @@ var probe = []llamacpp.Token{tinyllama.BOS, 300, 45, 310, 290, 7, 280, 301, 64, 
 // writeAdapter writes a PEFT adapter with non-zero lora_B on q_proj, k_proj and v_proj.
 func writeAdapter(t *testing.T, m *tinyllama.Model, dir string) {
 	t.Helper()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	const r = 4
-	cfg := `{"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "k_proj", "v_proj"], "peft_type": "LORA", "bias": "none"}`
-	if err := os.WriteFile(filepath.Join(dir, "adapter_config.json"), []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(7, 7))
-	randn := func(n int, std float64) []float32 {
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = float32(rng.NormFloat64() * std)
-		}
-		return out
-	}
-	var ts []safetensors.Tensor
-	for l := 0; l < m.Layers; l++ {
-		for _, p := range []string{"q_proj", "k_proj", "v_proj"} {
-			w := m.Weight(fmt.Sprintf("model.layers.%d.self_attn.%s.weight", l, p))
-			name := fmt.Sprintf("base_model.model.model.layers.%d.self_attn.%s", l, p)
-			ts = append(ts,
-				safetensors.Tensor{Name: name + ".lora_A.weight", Shape: []int{r, w.Shape[1]}, Data: randn(r*w.Shape[1], 0.3)},
-				safetensors.Tensor{Name: name + ".lora_B.weight", Shape: []int{w.Shape[0], r}, Data: randn(r*w.Shape[0], 0.3)})
-		}
-	}
-	if err := safetensors.WriteFile(filepath.Join(dir, "adapter_model.safetensors"), ts); err != nil {
+	if err := m.WriteAdapter(dir, 4, []string{"q_proj", "k_proj", "v_proj"}, 0.3, 7); err != nil {
 		t.Fatal(err)
 	}
 }

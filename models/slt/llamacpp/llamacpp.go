@@ -422,6 +422,17 @@ type Context struct {
 	nBatch   int
 	nCtx     int
 	adapters map[*Adapter]float32
+	emb      bool     // embeddings switched on
+	last     graphKey // shape of the last decoded batch
+	stale    bool     // adapters changed since the last decode
+}
+
+// graphKey is what llama.cpp compares to reuse the previous compute graph. It compares the
+// adapter set by address only, so after SetAdapter/RemoveAdapter/ClearAdapters it would
+// reuse a graph built with the old adapters and scales; Decode makes the next batch differ.
+type graphKey struct {
+	tokens, outputs int
+	emb             bool
 }
 
 // NewContext creates a Context for m.
@@ -469,7 +480,7 @@ func NewContext(m *Model, cp ContextParams) (*Context, error) {
 	if cp2 == nil {
 		return nil, withLog(fmt.Errorf("llama.cpp could not create a context of %d tokens for %s", nctx, m.Path))
 	}
-	return &Context{model: m, p: cp2, batch: C.llama_batch_init(C.int32_t(nb), 0, 1), nBatch: nb, nCtx: int(C.llama_n_ctx(cp2)), adapters: map[*Adapter]float32{}}, nil
+	return &Context{model: m, p: cp2, batch: C.llama_batch_init(C.int32_t(nb), 0, 1), nBatch: nb, nCtx: int(C.llama_n_ctx(cp2)), adapters: map[*Adapter]float32{}, emb: cp.Embeddings}, nil
 }
 
 // Close frees the context. Safe to call more than once.
@@ -505,6 +516,7 @@ func (c *Context) SetAdapter(a *Adapter, scale float32) error {
 		return withLog(fmt.Errorf("llama.cpp could not apply LoRA adapter %s", a.Path))
 	}
 	c.adapters[a] = scale
+	c.stale = true
 	return nil
 }
 
@@ -515,12 +527,14 @@ func (c *Context) RemoveAdapter(a *Adapter) {
 	}
 	C.llama_rm_adapter_lora(c.p, a.p)
 	delete(c.adapters, a)
+	c.stale = true
 }
 
 // ClearAdapters removes every adapter from c.
 func (c *Context) ClearAdapters() {
 	C.llama_clear_adapter_lora(c.p)
 	clear(c.adapters)
+	c.stale = true
 }
 
 // Adapters returns the adapters set on c with their scales.
@@ -543,7 +557,10 @@ func (c *Context) TruncateMemory(pos int) {
 }
 
 // SetEmbeddings switches the output of per-token embeddings on or off.
-func (c *Context) SetEmbeddings(on bool) { C.llama_set_embeddings(c.p, C.bool(on)) }
+func (c *Context) SetEmbeddings(on bool) {
+	C.llama_set_embeddings(c.p, C.bool(on))
+	c.emb = on
+}
 
 // ErrContextFull is returned when a batch does not fit in the KV cache.
 var ErrContextFull = errors.New("context is full")
@@ -575,12 +592,50 @@ func (c *Context) Decode(ctx context.Context, toks []Token, pos int, allOutputs 
 			C.scope_batch_set(&c.batch, C.int(i-start), C.llama_token(toks[i]), C.llama_pos(pos+i), boolInt(out))
 		}
 		c.batch.n_tokens = C.int32_t(end - start)
-		switch rc := C.llama_decode(c.p, c.batch); {
+		key := graphKey{tokens: end - start, outputs: 1, emb: c.emb}
+		if allOutputs {
+			key.outputs = end - start
+		}
+		flipped := false
+		if c.stale && key == c.last {
+			if !c.emb {
+				// Ask for embeddings too: a different graph, the same logits.
+				C.llama_set_embeddings(c.p, true)
+				key.emb, flipped = true, true
+			} else if err := c.rebuild(toks[start], pos+start); err != nil {
+				return err
+			}
+		}
+		rc := C.llama_decode(c.p, c.batch)
+		if flipped {
+			C.llama_set_embeddings(c.p, false)
+		}
+		c.last, c.stale = key, false
+		switch {
 		case rc == 1:
+			c.last = graphKey{}
 			return fmt.Errorf("%w: no KV slot for %d tokens", ErrContextFull, end-start)
 		case rc != 0:
+			c.last = graphKey{}
 			return withLog(fmt.Errorf("llama_decode failed with code %d", int(rc)))
 		}
+	}
+	return nil
+}
+
+// rebuild decodes tok alone at pos without embeddings (a graph unlike the one that follows)
+// and removes it from the cache again, so that llama.cpp builds the next graph afresh.
+func (c *Context) rebuild(tok Token, pos int) error {
+	one := C.llama_batch_init(1, 0, 1)
+	defer C.llama_batch_free(one)
+	C.scope_batch_set(&one, 0, C.llama_token(tok), C.llama_pos(pos), 1)
+	one.n_tokens = 1
+	C.llama_set_embeddings(c.p, false)
+	rc := C.llama_decode(c.p, one)
+	C.llama_set_embeddings(c.p, C.bool(c.emb))
+	C.llama_memory_seq_rm(C.llama_get_memory(c.p), 0, C.llama_pos(pos), -1)
+	if rc != 0 {
+		return withLog(fmt.Errorf("llama_decode failed with code %d", int(rc)))
 	}
 	return nil
 }

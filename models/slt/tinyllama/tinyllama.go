@@ -363,3 +363,43 @@ func writeJSON(path string, v any) error {
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
+
+// WriteAdapter writes a PEFT LoRA adapter for m into dir (adapter_config.json,
+// adapter_model.safetensors): rank r, lora_alpha 2r, on the given projections of every layer
+// (for example "q_proj", "k_proj", "v_proj"), with random non-zero A and B of standard
+// deviation std.
+func (m *Model) WriteAdapter(dir string, r int, targets []string, std float64, seed uint64) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cfg := map[string]any{"r": r, "lora_alpha": 2 * r, "target_modules": targets, "peft_type": "LORA", "bias": "none"}
+	if err := writeJSON(filepath.Join(dir, "adapter_config.json"), cfg); err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(seed, 0xada))
+	randn := func(n int) []float32 {
+		out := make([]float32, n)
+		for i := range out {
+			out[i] = float16.Fromfloat32(float32(rng.NormFloat64() * std)).Float32()
+		}
+		return out
+	}
+	var ts []safetensors.Tensor
+	for l := 0; l < m.Layers; l++ {
+		for _, p := range targets {
+			mod := "self_attn"
+			if p == "gate_proj" || p == "up_proj" || p == "down_proj" {
+				mod = "mlp"
+			}
+			w := m.Weight(fmt.Sprintf("model.layers.%d.%s.%s.weight", l, mod, p))
+			if w == nil {
+				return fmt.Errorf("tinyllama: no projection %q", p)
+			}
+			name := fmt.Sprintf("base_model.model.model.layers.%d.%s.%s", l, mod, p)
+			ts = append(ts,
+				safetensors.Tensor{Name: name + ".lora_A.weight", Shape: []int{r, w.Shape[1]}, Data: randn(r * w.Shape[1])},
+				safetensors.Tensor{Name: name + ".lora_B.weight", Shape: []int{w.Shape[0], r}, Data: randn(r * w.Shape[0])})
+		}
+	}
+	return safetensors.WriteFile(filepath.Join(dir, "adapter_model.safetensors"), ts)
+}
