@@ -32,6 +32,9 @@ CGO_CPPFLAGS_ALL = -I$(SHIM_DIR) -I$(OLLAMA_DIR)/llama/llama.cpp/include -I$(OLL
 CGO_ENV = CGO_ENABLED=1 CGO_CPPFLAGS="$(CGO_CPPFLAGS_ALL)" CGO_CFLAGS="-O2 -g $(SIMD_FLAGS)" CGO_CXXFLAGS="-O2 -g $(SIMD_FLAGS)"
 
 GOTEST_FLAGS ?= -timeout 40m -p 2
+# GOFLAGS may carry -buildvcs=false; the revision then comes from git here.
+REVISION := $(shell git rev-parse --short HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+LDFLAGS := -X scope/version.revision=$(REVISION)
 
 .PHONY: all setup build run test test-go test-python bench env clean-bin help
 all: build
@@ -46,6 +49,9 @@ help:
 setup:
 	@bash scripts/setup.sh
 	@echo "==> go: downloading modules"; $(GO) mod download
+	@if [ ! -f tools/mpref/node_modules/.package-lock.json ] || [ tools/mpref/package-lock.json -nt tools/mpref/node_modules/.package-lock.json ]; then \
+	  echo "==> npm: tools/mpref (LiteRT and MediaPipe reference harness)"; npm ci --prefix tools/mpref --no-audit --no-fund --loglevel=error; \
+	else echo "==> npm: tools/mpref present"; fi
 	@if [ ! -f $(SHIM_DIR)/miniaudio/miniaudio.h ]; then \
 	  echo "==> cgo: installing miniaudio shim at $(SHIM_DIR)"; \
 	  mkdir -p $(SHIM_DIR)/miniaudio && cp $(SHIM_SRC)/miniaudio/miniaudio.h $(SHIM_DIR)/miniaudio/; \
@@ -57,7 +63,7 @@ env:
 
 build: setup
 	@echo "==> go build ./cmd/scope (the first build compiles llama.cpp: 6-10 minutes on 2 cores)"
-	$(CGO_ENV) $(GO) build -o bin/scope ./cmd/scope
+	$(CGO_ENV) $(GO) build -ldflags "$(LDFLAGS)" -o bin/scope ./cmd/scope
 
 run: build
 	./bin/scope run

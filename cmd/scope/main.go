@@ -34,9 +34,11 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"convert", "convert TFLite models to ONNX (`scope convert in.tflite out.onnx`, `--all`)", cmdConvert},
+		{"version", "print scope's version and the versions the loaded libraries report", cmdVersion},
 		{"config", "print or check the configuration (`scope config print`)", cmdConfig},
 		{"eval", "score models: `scope eval slr`, `scope eval slt`", cmdEval},
 		{"bench", "measure speed: `scope bench pose|slr|slt`", cmdBench},
+		{"llm", "translator model tools: `scope llm convert|quantize|convert-adapter|info`", cmdLLM},
 		{"synth", "write a synthetic dialogue corpus: `scope synth --out DIR --dialogues N --seed S`", cmdSynth},
 		{"dataset", "dataset tools: `scope dataset stats|check|import`", cmdDataset},
 		{"conversations", "list, show, export or delete stored conversations (`scope conversations list`)", cmdConversations},
