@@ -42,27 +42,22 @@ func (s *Store) scrub() error {
 		_ = destroyLeftover(tmp)
 		return fmt.Errorf("compacting dialogue store %s: %w", s.path, err)
 	}
-	// Close before the rename: the old file's lock goes with it, and the reopen
-	// below takes the new file's.
+	// Rename while the old file is still open and locked, so that a process waiting
+	// for the lock finds the new file (see openDB) rather than the replaced one.
+	if err := os.Rename(tmp, s.path); err != nil {
+		_ = destroyLeftover(tmp)
+		return fmt.Errorf("compacting dialogue store %s: %w", s.path, err)
+	}
+	syncDir(s.path)
 	if err := s.db.Close(); err != nil {
-		s.db = nil
-		return fmt.Errorf("compacting dialogue store %s: closing: %w", s.path, err)
+		s.log.Warn("closing the dialogue store's old file after compaction", "path", s.path, "err", err)
 	}
 	s.db = nil
-	renameErr := os.Rename(tmp, s.path)
-	if renameErr == nil {
-		syncDir(s.path)
-	}
-	// Reopen whichever file is now at path (the old one if the rename failed).
 	db, err := s.openDB()
 	if err != nil {
 		return fmt.Errorf("compacting dialogue store: reopening: %w", err)
 	}
 	s.db = db
-	if renameErr != nil {
-		_ = destroyLeftover(tmp)
-		return fmt.Errorf("compacting dialogue store %s: %w", s.path, renameErr)
-	}
 	return nil
 }
 

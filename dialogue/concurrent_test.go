@@ -3,6 +3,7 @@ package dialogue
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -101,4 +102,48 @@ func TestWriterDoesNotWaitForReaderInference(t *testing.T) {
 	if len(window) != 1 || window[0].Text != "Good morning." {
 		t.Errorf("window changed under its reader: %+v", window)
 	}
+}
+
+// A second opener (a command-line tool) that waits for the lock while the owner
+// replaces the file (a delete compacts it) must end up on the new file: what it
+// writes must not go to the replaced one.
+func TestOpenerWaitingDuringCompactionGetsNewFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dialogue.db")
+	a, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	gone, kept := mustStart(t, a), mustStart(t, a)
+	mustAppend(t, a, gone.ID, SpeakerSigner, "to be deleted")
+
+	done := make(chan error, 1)
+	go func() {
+		b, err := Open(path, Options{LockTimeout: 20 * time.Second})
+		if err == nil {
+			_, err = b.AppendTurn(ctx, Turn{Conversation: kept.ID, Speaker: SpeakerHearing, Text: "written by the waiting opener"})
+			if cerr := b.Close(); err == nil {
+				err = cerr
+			}
+		}
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // let it start waiting (either order is correct)
+	if err := a.DeleteConversation(ctx, gone.ID); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	turns, err := s.Turns(ctx, kept.ID)
+	if err != nil || len(turns) != 1 {
+		t.Fatalf("turn written by the waiting opener: %v, %v (lost to the replaced file?)", turns, err)
+	}
+	mustCheck(t, s)
 }

@@ -149,14 +149,6 @@ func (s *Store) Close() error {
 // openDB opens the bbolt file, checks that it is ours and runs pending migrations.
 func (s *Store) openDB() (db *bolt.DB, err error) {
 	path := s.path
-	if found, err := finishWipe(path); err != nil {
-		return nil, err
-	} else if found {
-		s.log.Warn("finished an interrupted wipe of the dialogue store", "path", path)
-	}
-	if err := destroyLeftover(path + compactSuffix); err != nil {
-		return nil, err
-	}
 	info, statErr := os.Stat(path)
 	switch {
 	case statErr == nil && info.IsDir():
@@ -198,7 +190,21 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 	// A fault while reading the memory map (a file damaged in a way preflight does
 	// not see) becomes a panic, recovered above, instead of killing the process.
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	db, err = bolt.Open(path, FileMode, &bolt.Options{Timeout: timeout})
+	for attempt := 0; ; attempt++ {
+		var file *os.File
+		openFile := func(name string, flag int, perm os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			file = f
+			return f, err
+		}
+		db, err = bolt.Open(path, FileMode, &bolt.Options{Timeout: timeout, OpenFile: openFile})
+		if err != nil || attempt == 3 || sameFile(file, path) {
+			break
+		}
+		// While this process waited for the lock, the owner replaced the file
+		// (a compaction or a wipe): the lock is on the old one. Open the new one.
+		_ = db.Close()
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, bolterrors.ErrTimeout):
@@ -208,6 +214,18 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 			return nil, fmt.Errorf("opening dialogue store %s: %w: %v (check that --db or dialogue.path names the store; if it is the store and damaged, `scope wipe` starts an empty one)", path, ErrNotStore, err)
 		}
 		return nil, fmt.Errorf("opening dialogue store %s: %w", path, err)
+	}
+	// Holding the lock, finish what a process killed during a wipe or compaction
+	// left beside the store.
+	if found, err := finishWipe(path); err != nil {
+		_ = db.Close()
+		return nil, err
+	} else if found {
+		s.log.Warn("finished an interrupted wipe of the dialogue store", "path", path)
+	}
+	if err := destroyLeftover(path + compactSuffix); err != nil {
+		_ = db.Close()
+		return nil, err
 	}
 	if err := s.migrate(db); err != nil {
 		_ = db.Close()
@@ -223,6 +241,19 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 		s.log.Warn("dialogue store was readable by others; set to 0600", "path", path, "was", info.Mode().Perm())
 	}
 	return db, nil
+}
+
+// sameFile reports whether f is still the file at path.
+func sameFile(f *os.File, path string) bool {
+	if f == nil {
+		return true
+	}
+	a, err1 := f.Stat()
+	b, err2 := os.Stat(path)
+	if errors.Is(err2, os.ErrNotExist) {
+		return false // wiped meanwhile: open (create) it again
+	}
+	return err1 != nil || err2 != nil || os.SameFile(a, b)
 }
 
 // view runs fn in a read transaction on a consistent snapshot.
