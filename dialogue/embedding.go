@@ -29,16 +29,52 @@ func (s *Store) Embedding(ctx context.Context, model, text string) ([]float32, e
 		if v == nil {
 			return fmt.Errorf("embedding for model %q: %w", model, ErrNotFound)
 		}
-		if len(v) < 8 || (len(v)-8)%4 != 0 {
-			return fmt.Errorf("%w: embedding for model %q has %d bytes", ErrCorrupt, model, len(v))
+		var err error
+		vec, err = decodeVector(model, v)
+		return err
+	})
+	return vec, err
+}
+
+// Embeddings looks up the embeddings of several texts under model in one snapshot,
+// as a stage does for a context window: out[i] is the vector of texts[i], or nil when
+// it is not cached.
+func (s *Store) Embeddings(ctx context.Context, model string, texts []string) ([][]float32, error) {
+	out := make([][]float32, len(texts))
+	err := s.view(ctx, "reading embeddings", func(tx *bolt.Tx) error {
+		mb := tx.Bucket(bucketEmbeddings).Bucket([]byte(model))
+		if mb == nil {
+			return nil
 		}
-		vec = make([]float32, (len(v)-8)/4)
-		for i := range vec {
-			vec[i] = math.Float32frombits(binary.LittleEndian.Uint32(v[8+4*i:]))
+		for i, text := range texts {
+			h := sha256.Sum256([]byte(text))
+			v := mb.Get(h[:])
+			if v == nil {
+				continue
+			}
+			vec, err := decodeVector(model, v)
+			if err != nil {
+				return err
+			}
+			out[i] = vec
 		}
 		return nil
 	})
-	return vec, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func decodeVector(model string, v []byte) ([]float32, error) {
+	if len(v) < 8 || (len(v)-8)%4 != 0 {
+		return nil, fmt.Errorf("%w: embedding for model %q has %d bytes", ErrCorrupt, model, len(v))
+	}
+	vec := make([]float32, (len(v)-8)/4)
+	for i := range vec {
+		vec[i] = math.Float32frombits(binary.LittleEndian.Uint32(v[8+4*i:]))
+	}
+	return vec, nil
 }
 
 // PutEmbedding caches the embedding of text computed by model (replacing any earlier

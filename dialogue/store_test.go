@@ -506,6 +506,10 @@ func TestEmbeddingCache(t *testing.T) {
 			t.Errorf("Embedding(%q, %q): err = %v, want ErrNotFound", miss[0], miss[1], err)
 		}
 	}
+	batch, err := s.Embeddings(ctx, "bundle-1", []string{"Hello", "Good morning"})
+	if err != nil || len(batch) != 2 || batch[0] != nil || fmt.Sprint(batch[1]) != fmt.Sprint(vec) {
+		t.Errorf("Embeddings = %v, %v; want [nil %v]", batch, err, vec)
+	}
 	if err := s.PutEmbedding(ctx, "bundle-2", "Good morning", []float32{9}); err != nil {
 		t.Fatal(err)
 	}
