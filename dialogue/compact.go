@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -33,7 +34,7 @@ func (s *Store) scrub() error {
 	if err != nil {
 		return fmt.Errorf("compacting dialogue store %s: %w", s.path, err)
 	}
-	if err := bolt.Compact(dst, s.db, 4<<20); err != nil {
+	if err := compactSafely(dst, s.db); err != nil {
 		dst.Close()
 		_ = destroyLeftover(tmp)
 		return fmt.Errorf("compacting dialogue store %s: %w", s.path, err)
@@ -59,6 +60,18 @@ func (s *Store) scrub() error {
 	}
 	s.db = db
 	return nil
+}
+
+// compactSafely copies src into dst, turning a panic or memory fault that a damaged
+// src causes into an error.
+func compactSafely(dst, src *bolt.DB) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrCorrupt, r)
+		}
+	}()
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return bolt.Compact(dst, src, 4<<20)
 }
 
 // destroyLeftover zeroes and removes path if it exists.
