@@ -45,7 +45,7 @@ func BeamSearch(logp []float32, steps, vocab, blank, beam, topK int) []IDHypothe
 		e   entry
 	}
 	beams := map[string]*prefix{"": {ids: nil, e: entry{0, negInf}}}
-	// candidates per step: labels whose probability could matter
+	var cand []int
 	for t := 0; t < steps; t++ {
 		row := logp[t*vocab : (t+1)*vocab]
 		next := make(map[string]*prefix, 2*len(beams))
@@ -58,44 +58,32 @@ func BeamSearch(logp []float32, steps, vocab, blank, beam, topK int) []IDHypothe
 			}
 			return p
 		}
-		// prune labels: keep those within a margin of the best one at this step
-		best := negInf
-		for _, v := range row {
-			if float64(v) > best {
-				best = float64(v)
-			}
-		}
-		if math.IsNaN(best) {
-			best = 0
+		cands := topLabels(row, blank, beam, cand[:0])
+		cand = cands
+		bl := float64(row[blank])
+		if math.IsNaN(bl) {
+			bl = 0
 		}
 		for _, p := range beams {
 			total := logAdd(p.e.pb, p.e.pnb)
-			// blank: prefix unchanged
-			bl := float64(row[blank])
-			if math.IsNaN(bl) {
-				bl = 0
-			}
+			// blank: the prefix stays, now ending in blank
 			n := get(p.ids)
 			n.e.pb = logAdd(n.e.pb, total+bl)
 			last := -1
 			if len(p.ids) > 0 {
 				last = p.ids[len(p.ids)-1]
-			}
-			for c := 0; c < vocab; c++ {
-				if c == blank {
-					continue
-				}
-				lp := float64(row[c])
-				if math.IsNaN(lp) || lp < best-12 {
-					continue
-				}
-				if c == last {
-					// repeated label without blank collapses into the same prefix
+				// the last label again, without a blank between: the prefix stays
+				if lp := float64(row[last]); !math.IsNaN(lp) {
 					n.e.pnb = logAdd(n.e.pnb, p.e.pnb+lp)
-					ext := get(appendCopy(p.ids, c))
+				}
+			}
+			for _, c := range cands {
+				lp := float64(row[c])
+				ext := get(appendCopy(p.ids, c))
+				if c == last {
+					// a repeated label needs a blank between the two
 					ext.e.pnb = logAdd(ext.e.pnb, p.e.pb+lp)
 				} else {
-					ext := get(appendCopy(p.ids, c))
 					ext.e.pnb = logAdd(ext.e.pnb, total+lp)
 				}
 			}
@@ -131,6 +119,40 @@ func BeamSearch(logp []float32, steps, vocab, blank, beam, topK int) []IDHypothe
 	})
 	if len(out) > topK {
 		out = out[:topK]
+	}
+	return out
+}
+
+// topLabels returns the non-blank labels worth extending a prefix with at one step: the
+// k most likely ones, dropping those more than 12 nats (a factor 1.6e5) below the step's
+// best label, blank included. This is the usual pruning of CTC decoders; with k >= vocab
+// and no label that far below, the search is exact.
+func topLabels(row []float32, blank, k int, out []int) []int {
+	best := float32(math.Inf(-1))
+	for _, v := range row {
+		if v > best {
+			best = v
+		}
+	}
+	for c, v := range row {
+		if c == blank || math.IsNaN(float64(v)) || v < best-12 {
+			continue
+		}
+		if len(out) < k {
+			out = append(out, c)
+		} else {
+			// replace the smallest kept label if this one is larger
+			mi := 0
+			for i := 1; i < len(out); i++ {
+				if row[out[i]] < row[out[mi]] {
+					mi = i
+				}
+			}
+			if v <= row[out[mi]] {
+				continue
+			}
+			out[mi] = c
+		}
 	}
 	return out
 }

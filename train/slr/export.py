@@ -57,11 +57,13 @@ def file_entry(path, out_dir, precision, role="slr"):
         b = f.read()
     ins, outs = onnxq.io_info(b)
 
-    def io(xs):
-        return [{"name": n, "type": _TYPES.get(t, str(t)), "shape": d} for n, d, t in xs]
+    def io(xs, batch_first=False):
+        # the graph's batch dimension is symbolic after tracing; these models take batch 1
+        return [{"name": n, "type": _TYPES.get(t, str(t)),
+                 "shape": [1] + d[1:] if batch_first and d and isinstance(d[0], str) else d} for n, d, t in xs]
 
     return {"role": role, "path": os.path.relpath(path, out_dir), "sha256": hashlib.sha256(b).hexdigest(),
-            "bytes": len(b), "precision": precision, "inputs": io(ins), "outputs": io(outs)}
+            "bytes": len(b), "precision": precision, "inputs": io(ins), "outputs": io(outs, True)}
 
 
 def export_bundle(ck_path: str, out: str, name: str = "scope-slr", version: str = "0.1.0",
@@ -112,9 +114,14 @@ def main(argv=None):
     p.add_argument("--name", default="scope-slr")
     p.add_argument("--version", default="0.1.0")
     p.add_argument("--no-int8", action="store_true")
+    p.add_argument("--metrics", default="", help="JSON file of measured quality to record in the manifest")
     a = p.parse_args(argv)
     torch.set_num_threads(2)
-    man = export_bundle(a.checkpoint, a.out, a.name, a.version, quantize=not a.no_int8)
+    extra = None
+    if a.metrics:
+        with open(a.metrics) as f:
+            extra = {"metrics": json.load(f)}
+    man = export_bundle(a.checkpoint, a.out, a.name, a.version, extra=extra, quantize=not a.no_int8)
     for f in man["files"]:
         print(f"{f['path']}: {f['bytes']} bytes, {f['precision']}, sha256 {f['sha256'][:16]}")
 

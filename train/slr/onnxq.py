@@ -203,9 +203,7 @@ def quantize_weights(model: bytes, min_elements: int = QUANT_MIN):
 def io_info(model: bytes):
     """Graph inputs and outputs as [(name, dims)] with dims as ints or symbolic names."""
     g = decode(_get(decode(model), MODEL_GRAPH)[0])
-    inits = {decode(v)[0] for v in _get(g, GRAPH_INITIALIZER)}
     init_names = {_get(decode(v), T_NAME)[0].decode() for v in _get(g, GRAPH_INITIALIZER)}
-    del inits
 
     def vi(v):
         d = decode(v)

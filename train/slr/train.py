@@ -46,7 +46,8 @@ class TrainConfig:
     dropout: float = 0.1
     context_len: int = 64
     eval_every: int = 300
-    limit: int = 0
+    limit: int = 0              # read only the first N training turns (0: all)
+    dev_limit: int = 300        # dev turns scored during training (0: all)
     augment: bool = True
 
 
@@ -234,7 +235,8 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="output folder for checkpoint.pt and train.log")
     p.add_argument("--no-context", action="store_true", help="train the baseline without the context input")
     for k in ("minutes", "max_steps", "batch", "lr", "align_weight", "seed", "threads", "d_model", "layers",
-              "heads", "ff", "context_layers", "dropout", "eval_every", "limit", "context_len"):
+              "heads", "ff", "context_layers", "dropout", "eval_every", "limit", "dev_limit", "context_len",
+              "warmup"):
         p.add_argument("--" + k.replace("_", "-"), type=type(getattr(d, k)), default=getattr(d, k))
     p.add_argument("--no-augment", action="store_true")
     a = p.parse_args(argv)
@@ -251,7 +253,7 @@ def main(argv=None):
 
     log(f"config {asdict(cfg)}")
     tr = data.load(cfg.data, ["train"], cfg.limit, log)
-    dv = data.load(cfg.data, ["dev"], cfg.limit // 4 if cfg.limit else 0, log)
+    dv = data.load(cfg.data, ["dev"], cfg.dev_limit, log)
     res = train(cfg, tr, dv, log)
     save(res, os.path.join(cfg.out, "checkpoint.pt"))
     log(f"saved {os.path.join(cfg.out, 'checkpoint.pt')}")
