@@ -65,6 +65,10 @@ type value struct {
 	// names holds the ONNX value name in each layout; "" until materialised.
 	names [2]string
 	konst *constant
+	// kq is set for a quantised integer constant (int8/uint8 weights, int32 biases):
+	// it enters the graph as an integer initializer and a DequantizeLinear, the QDQ
+	// form that ONNX Runtime runs with integer kernels, as TFLite does.
+	kq *tflite.Quantization
 	// quant is set for quantised activations: the ONNX graph carries them as float
 	// values that lie on this grid.
 	quant *tflite.Quantization
@@ -221,11 +225,14 @@ func (c *converter) newValue(i int32) (*value, error) {
 		return nil, fmt.Errorf("tensor %d (%s): %w", i, t.Name, err)
 	}
 	if t.Quant != nil && k.i != nil && t.Type != tflite.Int64 && t.Type != tflite.Bool {
-		// Quantised weights and biases become float: the graph computes in float.
-		if k, err = dequantize(k, t.Quant); err != nil {
+		if _, err := dequantize(k, t.Quant); err != nil { // checks the parameters
 			return nil, fmt.Errorf("tensor %d (%s): %w", i, t.Name, err)
 		}
-		v.typ = tflite.Float32
+		if qdqType(t.Type, t.Quant) {
+			v.kq = t.Quant
+		} else if k, err = dequantize(k, t.Quant); err != nil { // the graph computes in float
+			return nil, fmt.Errorf("tensor %d (%s): %w", i, t.Name, err)
+		}
 	}
 	v.konst = k
 	return v, nil
@@ -340,11 +347,11 @@ func (c *converter) get(v *value, l layout) string {
 		return v.names[l]
 	}
 	if v.konst != nil {
-		k := v.konst
+		perm := []int{0, 1, 2, 3}[:len(v.konst.shape)]
 		if l == nchw {
-			k = padRank(k, 4).permute(toNCHW)
+			perm = toNCHW
 		}
-		v.names[l] = c.g.initializer(c.baseName(v, l), k)
+		v.names[l] = c.constant(v, perm, c.baseName(v, l))
 		return v.names[l]
 	}
 	from, perm := v.names[1-l], toNHWC
@@ -483,4 +490,50 @@ func ints64(v []int) []int64 {
 		out[i] = int64(x)
 	}
 	return out
+}
+
+// qdqType says whether a quantised constant of type t can stay integer in the graph:
+// DequantizeLinear (opset 17) takes int8, uint8 and int32 with a zero point of 0.
+func qdqType(t tflite.TensorType, q *tflite.Quantization) bool {
+	switch t {
+	case tflite.Int8, tflite.Uint8:
+		return true
+	case tflite.Int32:
+		for _, z := range q.ZeroPoint {
+			if z != 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// constant adds constant v, left-padded with unit dimensions to len(perm) and
+// transposed by perm, and returns its float (or integer, for shapes) name. A quantised
+// constant becomes an integer initializer and a DequantizeLinear.
+func (c *converter) constant(v *value, perm []int, base string) string {
+	k := padRank(v.konst, len(perm))
+	pad := len(k.shape) - len(v.konst.shape)
+	k = k.permute(perm)
+	if v.kq == nil {
+		return c.g.initializer(base, k)
+	}
+	q := v.kq
+	data := c.g.initializer(base+"_quantized", k)
+	if len(q.Scale) == 1 {
+		scale := c.g.initializer(base+"_scale", &constant{typ: tflite.Float32, shape: []int64{}, f: q.Scale})
+		zp := c.g.initializer(base+"_zero_point", &constant{typ: v.konst.typ, shape: []int64{}, i: q.ZeroPoint})
+		return c.g.node("DequantizeLinear", []string{data, scale, zp}, c.g.name(base))
+	}
+	axis := 0
+	for i, p := range perm {
+		if p == int(q.Dim)+pad {
+			axis = i
+		}
+	}
+	n := []int64{int64(len(q.Scale))}
+	scale := c.g.initializer(base+"_scale", &constant{typ: tflite.Float32, shape: n, f: q.Scale})
+	zp := c.g.initializer(base+"_zero_point", &constant{typ: v.konst.typ, shape: n, i: q.ZeroPoint})
+	return c.g.node("DequantizeLinear", []string{data, scale, zp}, c.g.name(base), attrInt("axis", int64(axis)))
 }

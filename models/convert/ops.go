@@ -221,7 +221,7 @@ func (c *converter) depthwiseConv2D(op *tflite.Operator) error {
 // Transpose node.
 func (c *converter) permuted(v *value, perm []int, suffix string) string {
 	if v.konst != nil {
-		return c.g.initializer(c.baseName(v, nhwc)+suffix, v.konst.permute(perm))
+		return c.constant(v, perm, c.baseName(v, nhwc)+suffix)
 	}
 	return c.g.node("Transpose", []string{c.get(v, nhwc)}, c.g.name(c.baseName(v, nhwc)+suffix), attrInts("perm", ints64(perm)...))
 }
@@ -739,13 +739,21 @@ func (c *converter) dequantize(op *tflite.Operator) error {
 	}
 	x := c.in(op, 0)
 	if x.konst != nil { // fp16 or int8 weights: fold into an fp32 initializer
-		if x.konst.f == nil {
+		f := x.konst.f
+		if x.kq != nil {
+			k, err := dequantize(x.konst, x.kq)
+			if err != nil {
+				return err
+			}
+			f = k.f
+		}
+		if f == nil {
 			return fmt.Errorf("%w: dequantizing constant %q of type %s without quantization parameters", tflite.ErrMalformed, x.name, x.typ)
 		}
-		out.konst = &constant{typ: tflite.Float32, shape: out.shape, f: x.konst.f}
 		if numel(x.konst.shape) != numel(out.shape) {
 			return fmt.Errorf("%w: dequantizing %v into %v", tflite.ErrMalformed, x.konst.shape, out.shape)
 		}
+		out.konst = &constant{typ: tflite.Float32, shape: out.shape, f: f}
 		return nil
 	}
 	// A quantised activation already travels as its float value.
