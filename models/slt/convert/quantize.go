@@ -23,17 +23,17 @@ type QuantizeReport struct {
 }
 
 // fileTypes maps the requested type to general.file_type (llama_ftype).
-var fileTypes = map[gguf.TensorType]uint32{gguf.F16: 1, gguf.Q4_0: 2, gguf.Q8_0: 7, gguf.Q4_K: 15}
+var fileTypes = map[gguf.TensorType]uint32{gguf.F32: 0, gguf.F16: 1, gguf.Q4_0: 2, gguf.Q8_0: 7, gguf.Q4_K: 15}
 
 // Quantize writes a copy of the GGUF at in to out with its weight matrices in type t (Q8_0,
-// Q4_0 or Q4_K; F16 too). One-dimensional tensors stay as they are. Rows whose length is not
+// Q4_0 or Q4_K; F16 too, and F32 to undo a conversion's F16 for exact reference runs). One-dimensional tensors stay as they are. Rows whose length is not
 // a multiple of t's block size (32, or 256 for Q4_K) fall back to the next type that fits
 // (Q4_K -> Q4_0 -> F16), because ggml's quantiser aborts the process on them. With Q4_K the
 // output and token-embedding matrices use Q6_K, as llama.cpp's Q4_K_M does.
 func Quantize(in, out string, t gguf.TensorType) (*QuantizeReport, error) {
 	ft, ok := fileTypes[t]
 	if !ok {
-		return nil, fmt.Errorf("quantize: type %s not supported (use Q4_0, Q4_K, Q8_0 or F16)", t)
+		return nil, fmt.Errorf("quantize: type %s not supported (use Q4_0, Q4_K, Q8_0, F16 or F32)", t)
 	}
 	f, err := gguf.Open(in)
 	if err != nil {
@@ -63,7 +63,12 @@ func Quantize(in, out string, t gguf.TensorType) (*QuantizeReport, error) {
 			return nil, fmt.Errorf("%s: %w", in, err)
 		}
 		var q []byte
-		if target == gguf.F16 {
+		if target == gguf.F32 {
+			q = make([]byte, 4*len(f32))
+			for i, v := range f32 {
+				binary.LittleEndian.PutUint32(q[4*i:], math.Float32bits(v))
+			}
+		} else if target == gguf.F16 {
 			q = mlggml.Quantize(fsggml.TensorTypeF16, f32, ti.Shape)
 		} else {
 			q = mlggml.Quantize(fsggml.TensorType(target), f32, ti.Shape)
