@@ -198,4 +198,3 @@ func showValue(v any) string {
 	}
 	return fmt.Sprint(v)
 }
-
