@@ -217,15 +217,11 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 	}
 	// Holding the lock, finish what a process killed during a wipe or compaction
 	// left beside the store.
-	if found, err := finishWipe(path); err != nil {
+	if found, err := wipeLeftovers(path); err != nil {
 		_ = db.Close()
 		return nil, err
 	} else if found {
-		s.log.Warn("finished an interrupted wipe of the dialogue store", "path", path)
-	}
-	if err := destroyLeftover(path + compactSuffix); err != nil {
-		_ = db.Close()
-		return nil, err
+		s.log.Warn("removed what an interrupted wipe or compaction left beside the dialogue store", "path", path)
 	}
 	if err := s.migrate(db); err != nil {
 		_ = db.Close()

@@ -687,6 +687,14 @@ func TestWipeFile(t *testing.T) {
 	if existed, err := WipeFile(s.Path()); existed || err != nil {
 		t.Errorf("WipeFile of a missing file = %v, %v; want false, nil", existed, err)
 	}
+	// What a killed compaction left is a copy of the conversations: wipe it too.
+	os.WriteFile(s.Path()+compactSuffix, []byte("partial copy"), 0o600)
+	if existed, err := WipeFile(s.Path()); !existed || err != nil {
+		t.Errorf("WipeFile with a compaction's leftover = %v, %v; want true, nil", existed, err)
+	}
+	if _, err := os.Stat(s.Path() + compactSuffix); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("compaction leftover survived WipeFile: %v", err)
+	}
 	// A damaged store that Open refuses can still be wiped...
 	damaged := damagedStore(t)
 	if _, err := Open(damaged, Options{}); err == nil {

@@ -11,9 +11,8 @@ import (
 )
 
 // Wipe deletes every conversation, turn and cached embedding by overwriting the file
-// with zeros and removing it, then starts a new empty file at the same path. Unlike
-// deleting records (whose bytes bbolt leaves in free pages until reused), nothing of
-// the old conversations stays in the file. If reopening fails the Store is closed.
+// with zeros and removing it (see WipeFile), then starts a new empty file at the same
+// path. If reopening fails the Store is closed.
 func (s *Store) Wipe(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("wiping dialogue store %s: %w", s.path, err)
@@ -56,16 +55,12 @@ const wipeSuffix = ".wiping"
 // old blocks may survive below it until the device reuses them (use full-disk
 // encryption where that matters).
 func WipeFile(path string) (existed bool, err error) {
-	leftover, err := finishWipe(path)
-	if err != nil {
-		return leftover, err
-	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
-		return leftover, nil
+		return wipeLeftovers(path)
 	}
 	if err != nil {
-		return leftover, fmt.Errorf("wiping dialogue store %s: %w", path, err)
+		return false, fmt.Errorf("wiping dialogue store %s: %w", path, err)
 	}
 	defer f.Close()
 	info, err := f.Stat()
@@ -89,7 +84,22 @@ func WipeFile(path string) (existed bool, err error) {
 	if err := destroy(f, path+wipeSuffix, info.Size()); err != nil {
 		return true, fmt.Errorf("wiping dialogue store %s: %w", path, err)
 	}
-	return true, nil
+	_, err = wipeLeftovers(path)
+	return true, err
+}
+
+// wipeLeftovers destroys what interrupted wipes and compactions left beside path (a
+// compaction's partial copy holds conversations too). The caller holds the store's
+// lock, or there is no store.
+func wipeLeftovers(path string) (found bool, err error) {
+	found, err = finishWipe(path)
+	if err != nil {
+		return found, err
+	}
+	if _, serr := os.Lstat(path + compactSuffix); serr == nil {
+		found = true
+	}
+	return found, destroyLeftover(path + compactSuffix)
 }
 
 // finishWipe destroys a ".wiping" file that an interrupted wipe left beside path.
