@@ -11,11 +11,14 @@
 // that only moves unit dimensions becomes a Reshape.
 //
 // Constants are resolved at conversion time: fp16 weights behind DEQUANTIZE are folded
-// into fp32 initializers, sparse weights behind DENSIFY are densified, and int8/uint8
-// weights and int32 biases of quantised models become fp32 initializers. Quantised
-// activations are computed in float and rounded back onto their TFLite grid after every
-// operator (QuantizeLinear + DequantizeLinear), which keeps results within one
-// quantisation step of TFLite's integer kernels.
+// into fp32 initializers and sparse weights behind DENSIFY are densified. Quantised
+// models are written in ONNX's QDQ form: int8/uint8 weights and int32 biases stay
+// integer behind DequantizeLinear (per channel where TFLite's are), and every quantised
+// activation is rounded onto its TFLite grid after its operator (QuantizeLinear +
+// DequantizeLinear). ONNX Runtime turns these patterns into integer kernels, which keeps
+// each operator within one quantisation step of TFLite's. (Folding int8 weights to
+// float would not: ONNX Runtime re-quantises float weights it finds between Q/DQ pairs,
+// per tensor, and loses the per-channel scales.)
 //
 // Shapes are static: the TFLite tensors' shapes (batch 1 for MediaPipe's models) are
 // written into the ONNX graph. An operator the converter does not know gives an error
@@ -37,6 +40,10 @@ import (
 // ErrUnsupported is wrapped by the error for a model with an operator or tensor type the
 // converter does not handle.
 var ErrUnsupported = errors.New("unsupported")
+
+// ProducerVersion is written into every converted model; change it whenever the
+// converter's output changes, so Cached converts again.
+const ProducerVersion = "2"
 
 // Opset is the ONNX operator set the converter writes (the newest of Debian's onnx 1.12).
 const Opset = 17
@@ -135,11 +142,12 @@ func Convert(m *tflite.Model) (*onnxpb.ModelProto, error) {
 	graph.Node = c.g.nodes
 	graph.Initializer = c.g.inits
 	return &onnxpb.ModelProto{
-		IrVersion:    ptr(int64(8)),
-		ProducerName: ptr("scope convert"),
-		OpsetImport:  []*onnxpb.OperatorSetIdProto{{Domain: ptr(""), Version: ptr(int64(Opset))}},
-		Graph:        graph,
-		DocString:    ptr("Converted from TFLite by scope convert. " + m.Description),
+		IrVersion:       ptr(int64(8)),
+		ProducerName:    ptr("scope convert"),
+		ProducerVersion: ptr(ProducerVersion),
+		OpsetImport:     []*onnxpb.OperatorSetIdProto{{Domain: ptr(""), Version: ptr(int64(Opset))}},
+		Graph:           graph,
+		DocString:       ptr("Converted from TFLite by scope convert. " + m.Description),
 	}, nil
 }
 

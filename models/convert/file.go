@@ -1,8 +1,10 @@
 package convert
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -174,3 +176,37 @@ func Dir(ctx context.Context, inDir, outDir string, opts Options) ([]Report, err
 // DefaultDir is where converted MediaPipe models go: $SCOPE_CACHE/onnx (cacheDir is the
 // result of assets.CacheDir()).
 func DefaultDir(cacheDir string) string { return filepath.Join(cacheDir, "onnx") }
+
+// Cached returns the path of the ONNX form of one of MediaPipe's models,
+// cacheDir/onnx/<name>.onnx, converting cacheDir/mediapipe/<name>.tflite first when the
+// ONNX file is missing, older than the model, or written by another converter version.
+// cacheDir is assets.CacheDir() for the usual cache.
+func Cached(cacheDir, name string) (string, error) {
+	in := filepath.Join(cacheDir, "mediapipe", name+".tflite")
+	out := filepath.Join(DefaultDir(cacheDir), name+".onnx")
+	src, err := os.Stat(in)
+	if err != nil {
+		return "", fmt.Errorf("MediaPipe model %s: %w (run `make setup`)", name, err)
+	}
+	if dst, err := os.Stat(out); err == nil && !dst.ModTime().Before(src.ModTime()) && writtenByThisVersion(out) {
+		return out, nil
+	}
+	if _, err := File(in, out, Options{}); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// writtenByThisVersion checks the producer fields at the start of an ONNX file: the
+// marshaller writes ModelProto's small scalar fields before the graph.
+func writtenByThisVersion(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 64)
+	n, _ := io.ReadFull(f, head)
+	want := append([]byte{0x1a, byte(len(ProducerVersion))}, ProducerVersion...) // field 3, producer_version
+	return bytes.Contains(head[:n], want) && bytes.Contains(head[:n], []byte("scope convert"))
+}

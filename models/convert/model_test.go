@@ -188,3 +188,35 @@ func TestBoundary(t *testing.T) {
 		t.Errorf("%d Transpose nodes, want 2", transposes)
 	}
 }
+
+// TestCached converts once, then reuses the file until the model is newer.
+func TestCached(t *testing.T) {
+	cache := t.TempDir()
+	if err := os.MkdirAll(cache+"/mediapipe", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	model := unaryModel(tflite.OpRelu, []int32{1, 4}, []int32{1, 4}, 0, nil, nil).bytes()
+	if err := os.WriteFile(cache+"/mediapipe/tiny.tflite", model, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Cached(cache, "tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p != cache+"/onnx/tiny.onnx" || !writtenByThisVersion(p) {
+		t.Fatalf("Cached gave %s (current version: %v)", p, writtenByThisVersion(p))
+	}
+	// A file from elsewhere is replaced.
+	if err := os.WriteFile(p, []byte("stale"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Cached(cache, "tiny"); err != nil {
+		t.Fatal(err)
+	}
+	if !writtenByThisVersion(p) {
+		t.Error("a stale ONNX file was kept")
+	}
+	if _, err := Cached(cache, "missing"); err == nil || !strings.Contains(err.Error(), "make setup") {
+		t.Errorf("missing model: got %v", err)
+	}
+}
