@@ -248,7 +248,7 @@ func TestCrashSafetyUnderSIGKILL(t *testing.T) {
 	model := newCrashModel()
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	const killPoints = 25
-	var lines, turnsSeen int
+	var lines, turnsSeen, midWipe, midDelete int
 	for i := range killPoints {
 		seed := rng.Uint64()
 		cmd := exec.Command(exe, "-test.run=^$")
@@ -295,6 +295,12 @@ func TestCrashSafetyUnderSIGKILL(t *testing.T) {
 			t.Fatalf("kill point %d: writer did not die by SIGKILL: %v\n%s", i, err, stderr.String())
 		}
 
+		if model.wiping {
+			midWipe++
+		}
+		if len(model.inFlight) > 0 {
+			midDelete++
+		}
 		s, err := Open(path, Options{})
 		if err != nil {
 			t.Fatalf("kill point %d (seed %d, after %d lines + %v): reopen: %v", i, seed, afterLines, delay, err)
@@ -310,7 +316,8 @@ func TestCrashSafetyUnderSIGKILL(t *testing.T) {
 			t.Fatalf("kill point %d (seed %d, after %d lines + %v): %v\nthe writer's lines: %q", i, seed, afterLines, delay, err, got)
 		}
 	}
-	t.Logf("%d kill points, %d committed operations reported (%d turns), all consistent", killPoints, lines, turnsSeen)
+	t.Logf("%d kill points (%d inside a wipe, %d inside a delete and its compaction), %d committed operations reported (%d turns), all consistent",
+		killPoints, midWipe, midDelete, lines, turnsSeen)
 	if turnsSeen == 0 {
 		t.Error("the writer never committed a turn: the test tested nothing")
 	}
