@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // ErrMissing is returned (wrapped) when a cached file is absent.
@@ -21,6 +22,20 @@ func CacheDir() string {
 	if d := os.Getenv("SCOPE_CACHE"); d != "" {
 		return d
 	}
+	if d, err := Find(".cache"); err == nil {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "scope")
+	}
+	return ".cache"
+}
+
+// Find looks for rel (a path relative to a source tree, such as "models/demo/slr") in
+// the nearest folder holding a go.mod above the running binary, then above the current
+// directory: a binary built by `make build` lives in the tree's bin/ and finds the
+// tree's demo models and cache wherever it is run from.
+func Find(rel string) (string, error) {
 	var starts []string
 	if exe, err := os.Executable(); err == nil {
 		starts = append(starts, filepath.Dir(exe))
@@ -31,8 +46,9 @@ func CacheDir() string {
 	for _, s := range starts {
 		for d := s; ; d = filepath.Dir(d) {
 			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-				if _, err := os.Stat(filepath.Join(d, ".cache")); err == nil {
-					return filepath.Join(d, ".cache")
+				p := filepath.Join(d, rel)
+				if _, err := os.Stat(p); err == nil {
+					return p, nil
 				}
 			}
 			if filepath.Dir(d) == d {
@@ -40,10 +56,7 @@ func CacheDir() string {
 			}
 		}
 	}
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "scope")
-	}
-	return ".cache"
+	return "", fmt.Errorf("%s not found in the source tree above %s: %w", rel, strings.Join(starts, " or "), ErrMissing)
 }
 
 // ONNXRuntimeLibrary returns the path of libonnxruntime.so.1.
