@@ -52,7 +52,7 @@ func (g *Generator) dialogue(r *rand.Rand, i int) *Dialogue {
 		if t%2 == 0 { // the hearing person (the kiosk's staff) opens and answers
 			var text string
 			switch {
-			case t == 0 && r.Float64() < 0.5:
+			case t == 0 && r.Float64() < 0.15: // the topic shows only later
 				text = pick(r, dom.spec.greetings)
 			case t == 0:
 				text = pick(r, dom.spec.greetings) + " " + topicLine()
