@@ -6,8 +6,10 @@ import "math"
 // hold for any camera distance.
 type SegmenterConfig struct {
 	FPS float64 // frame rate of the stream
-	// RestDrop: a wrist lower than the shoulder line by more than this is in the rest pose.
-	RestDrop float64
+	// RestDrop: a wrist lower than the shoulder line by more than this may be resting; it
+	// counts as raised when it is RaiseMargin above where that hand rested last (signers
+	// sign low, near their rest pose, too).
+	RestDrop, RaiseMargin float64
 	// StartSpeed: a wrist faster than this (shoulder widths per second) is signing even
 	// in the rest zone; StopSpeed: slower than this counts as still (hysteresis: Stop < Start).
 	StartSpeed, StopSpeed float64
@@ -21,7 +23,7 @@ type SegmenterConfig struct {
 
 // DefaultSegmenterConfig returns settings that fit conversational signing at fps.
 func DefaultSegmenterConfig(fps float64) SegmenterConfig {
-	return SegmenterConfig{FPS: fps, RestDrop: 1.1, StartSpeed: 1.5, StopSpeed: 0.6,
+	return SegmenterConfig{FPS: fps, RestDrop: 0.6, RaiseMargin: 0.1, StartSpeed: 1.5, StopSpeed: 0.6,
 		StartSeconds: 0.2, StopSeconds: 0.5, PadSeconds: 0.2, MinSeconds: 0.4, MaxSeconds: 20}
 }
 
@@ -48,6 +50,9 @@ type Segmenter struct {
 	lastEnd               int // stream index after the last active frame
 	prevWrist             [2][2]float64
 	prevOK                [2]bool
+	prevSrc               [2]int     // which point gave the wrist: 0 hand model, 1 pose
+	restY                 [2]float64 // where each hand rested, relative to the shoulders
+	restOK                [2]bool
 	lastCX, lastCY, lastS float64
 	haveScale             bool
 }
@@ -62,7 +67,7 @@ func NewSegmenter(cfg SegmenterConfig) *Segmenter {
 		v   *float64
 		def float64
 	}{
-		{&cfg.RestDrop, d.RestDrop}, {&cfg.StartSpeed, d.StartSpeed}, {&cfg.StopSpeed, d.StopSpeed},
+		{&cfg.RestDrop, d.RestDrop}, {&cfg.RaiseMargin, d.RaiseMargin}, {&cfg.StartSpeed, d.StartSpeed}, {&cfg.StopSpeed, d.StopSpeed},
 		{&cfg.StartSeconds, d.StartSeconds}, {&cfg.StopSeconds, d.StopSeconds}, {&cfg.PadSeconds, d.PadSeconds},
 		{&cfg.MinSeconds, d.MinSeconds}, {&cfg.MaxSeconds, d.MaxSeconds},
 	} {
@@ -76,17 +81,17 @@ func NewSegmenter(cfg SegmenterConfig) *Segmenter {
 }
 
 // wrist returns the wrist of hand h (0 left, 1 right): the hand model's wrist when the hand
-// was found, else the pose wrist when visible.
-func wrist(f *Frame, h int) (x, y float64, ok bool) {
+// was found (src 0), else the pose wrist when visible (src 1).
+func wrist(f *Frame, h int) (x, y float64, src int, ok bool) {
 	hi := 501 + 21*h
 	if f.Conf[hi] > 0 {
-		return float64(f.Points[hi][0]), float64(f.Points[hi][1]), true
+		return float64(f.Points[hi][0]), float64(f.Points[hi][1]), 0, true
 	}
 	pi := 15 + h
 	if f.Conf[pi] > 0.5 {
-		return float64(f.Points[pi][0]), float64(f.Points[pi][1]), true
+		return float64(f.Points[pi][0]), float64(f.Points[pi][1]), 1, true
 	}
-	return 0, 0, false
+	return 0, 0, 0, false
 }
 
 // signing reports whether frame f shows signing, and updates the motion state.
@@ -104,17 +109,26 @@ func (s *Segmenter) signing(f *Frame) bool {
 	}
 	act := false
 	for h := 0; h < 2; h++ {
-		x, y, ok := wrist(f, h)
+		x, y, src, ok := wrist(f, h)
 		if !ok {
 			s.prevOK[h] = false
 			continue
 		}
-		raised := (y-s.lastCY)/s.lastS < s.cfg.RestDrop
+		ry := (y - s.lastCY) / s.lastS
 		speed := 0.0
-		if s.prevOK[h] {
+		if s.prevOK[h] && s.prevSrc[h] == src {
+			// the hand model's and the pose model's wrists differ: no speed across a switch
 			speed = math.Hypot(x-s.prevWrist[h][0], y-s.prevWrist[h][1]) / s.lastS * s.cfg.FPS
 		}
-		s.prevWrist[h], s.prevOK[h] = [2]float64{x, y}, true
+		s.prevWrist[h], s.prevOK[h], s.prevSrc[h] = [2]float64{x, y}, true, src
+		if !s.open && ry >= s.cfg.RestDrop && speed < s.cfg.StopSpeed {
+			if s.restOK[h] {
+				s.restY[h] += 0.1 * (ry - s.restY[h])
+			} else {
+				s.restY[h], s.restOK[h] = ry, true
+			}
+		}
+		raised := ry < s.cfg.RestDrop || (s.restOK[h] && ry < s.restY[h]-s.cfg.RaiseMargin)
 		// Hysteresis on speed: fast always counts; a raised hand counts unless it is in the rest
 		// zone and still.
 		if raised || speed > s.cfg.StartSpeed || (s.open && speed > s.cfg.StopSpeed) {
