@@ -6,6 +6,7 @@ import "context"
 func evalSubcommands() []subcommand {
 	return []subcommand{
 		{"slr", "recogniser WER (substitutions, deletions, insertions; ambiguous vs other tokens) on a dataset", evalSLR},
+		{"slt", "translator BLEU-1..4, ROUGE-L, chrF on a split given by path, with or without dialogue context", evalSLT},
 	}
 }
 
