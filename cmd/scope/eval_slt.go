@@ -145,7 +145,7 @@ func evalSLT(ctx context.Context, a *app, args []string) error {
 			lastLog = time.Now()
 			el := time.Since(start)
 			a.log.Info("eval slt", "done", i+1, "of", n, "elapsed", el.Round(time.Second),
-				"left", (time.Duration(float64(el)/float64(i+1)*float64(n-i-1))).Round(time.Second))
+				"left", (time.Duration(float64(el) / float64(i+1) * float64(n-i-1))).Round(time.Second))
 		}
 	}
 	refStream := [][]string{refLines[:n]}
