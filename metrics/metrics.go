@@ -42,6 +42,18 @@ func (r *Registry) add(name string, m metric) {
 	r.metrics = append(r.metrics, m)
 }
 
+// Lookup returns the histogram registered under name, or nil.
+func (r *Registry) Lookup(name string) *Histogram {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.metrics {
+		if h, ok := m.(*Histogram); ok && h.name == name {
+			return h
+		}
+	}
+	return nil
+}
+
 // WritePrometheus writes every metric in the text exposition format.
 func (r *Registry) WritePrometheus(w io.Writer) error {
 	r.mu.Lock()

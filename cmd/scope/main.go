@@ -34,6 +34,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"convert", "convert TFLite models to ONNX (`scope convert in.tflite out.onnx`, `--all`)", cmdConvert},
+		{"run", "interpret signing (default: the synthetic demo) and print each stage's timing", cmdRun},
 		{"version", "print scope's version and the versions the loaded libraries report", cmdVersion},
 		{"config", "print or check the configuration (`scope config print`)", cmdConfig},
 		{"eval", "score models: `scope eval slr`, `scope eval slt`", cmdEval},
