@@ -138,7 +138,11 @@ func cmdConversationsShow(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintf(a.stdout, "conversation %d  device %s  domain %s  started %s  turns %d\n", c.ID, orDash(c.Device), orDash(c.Domain), stamp(c.Started), c.Turns)
 	for _, t := range turns {
-		fmt.Fprintf(a.stdout, "#%-3d %s  %-7s  %s\n", t.Seq, t.End.Local().Format("15:04:05"), t.Speaker, t.Text)
+		model := ""
+		if t.ModelVersion != "" {
+			model = "  [model " + t.ModelVersion + "]"
+		}
+		fmt.Fprintf(a.stdout, "#%-3d %s  %-7s  %s%s\n", t.Seq, t.End.Local().Format("15:04:05"), t.Speaker, t.Text, model)
 		if len(t.Hypotheses) > 0 {
 			hs := make([]string, len(t.Hypotheses))
 			for i, h := range t.Hypotheses {
