@@ -186,19 +186,14 @@ func blendHands(a, b handState, t, bulge float64) handState {
 	return handState{wrist: w, fr: blendFrames(a.fr, b.fr, st), ang: a.ang.lerp(b.ang, st)}
 }
 
-// timeline lays out a turn: rest, transitions, signs, transitions, rest.
+// timeline lays out a turn: rest, transitions, signs, transitions, rest. Transitions
+// take longer the farther the hands travel, as people's do (about 0.1 s plus 0.6 s per
+// metre, at the signer's speed).
 func (rd *renderer) timeline(signs []*sign) ([]segment, int) {
 	r, sp := rd.r, rd.sg.Speed
 	frames := func(sec float64) int { return max(2, int(math.Round(sec*rd.fps))) }
-	var segs []segment
-	t := 0
-	add := func(s segment) {
-		s.start = t
-		t += s.n
-		segs = append(segs, s)
-	}
-	add(segment{kind: segRest, n: frames(0.25 + 0.35*r.Float64())})
-	add(segment{kind: segMove, n: frames((0.25 + 0.1*r.Float64()) / sp), from: -1, to: 0})
+	tvs := make([]tokenVar, len(signs))
+	durs := make([]int, len(signs))
 	for i, s := range signs {
 		tv := tokenVar{
 			loc:   vec{0.008 * r.NormFloat64(), 0.008 * r.NormFloat64(), 0.008 * r.NormFloat64()}.scale(rd.sg.Scale),
@@ -208,13 +203,41 @@ func (rd *renderer) timeline(signs []*sign) ([]segment, int) {
 		for j := range tv.ang {
 			tv.ang[j] = 3 * r.NormFloat64()
 		}
-		n := frames(s.dur * (0.9 + 0.2*r.Float64()) / sp)
-		add(segment{kind: segSign, n: max(n, 6), sign: i, tv: tv})
+		tvs[i] = tv
+		durs[i] = max(6, frames(s.dur*(0.9+0.2*r.Float64())/sp))
+	}
+	still := newHeadPose(rd.headOrigin(0), 0, 0, 0)
+	semi := func(i int) bool {
+		return (i > 0 && signs[i-1].hands != oneHand) || (i+1 < len(signs) && signs[i+1].hands != oneHand)
+	}
+	rest := bodyState{d: rd.restState(false), n: rd.restState(false)}
+	state := func(i int, u float64) bodyState {
+		if i < 0 || i >= len(signs) {
+			return rest
+		}
+		return rd.signState(signs[i], u, &tvs[i], &still, semi(i))
+	}
+	move := func(from, to int) int {
+		a, b := state(from, 1), state(to, 0)
+		dist := math.Max(a.d.wrist.sub(b.d.wrist).norm(), a.n.wrist.sub(b.n.wrist).norm())
+		return frames((0.1 + 0.6*dist) * (0.9 + 0.2*r.Float64()) / sp)
+	}
+	var segs []segment
+	t := 0
+	add := func(s segment) {
+		s.start = t
+		t += s.n
+		segs = append(segs, s)
+	}
+	add(segment{kind: segRest, n: frames(0.25 + 0.35*r.Float64())})
+	add(segment{kind: segMove, n: move(-1, 0), from: -1, to: 0})
+	for i := range signs {
+		add(segment{kind: segSign, n: durs[i], sign: i, tv: tvs[i]})
 		if i+1 < len(signs) {
-			add(segment{kind: segMove, n: frames((0.08 + 0.12*r.Float64()) / sp), from: i, to: i + 1})
+			add(segment{kind: segMove, n: move(i, i+1), from: i, to: i + 1})
 		}
 	}
-	add(segment{kind: segMove, n: frames((0.25 + 0.1*r.Float64()) / sp), from: len(signs) - 1, to: -1})
+	add(segment{kind: segMove, n: move(len(signs)-1, -1), from: len(signs) - 1, to: -1})
 	add(segment{kind: segRest, n: frames(0.2 + 0.25*r.Float64())})
 	return segs, t
 }

@@ -373,3 +373,72 @@ func BenchmarkDialogue(b *testing.B) {
 	}
 	b.ReportMetric(float64(frames)/b.Elapsed().Seconds(), "frames/s")
 }
+
+// TestMotionIsContinuous: hands move smoothly between and within signs (no jumps), and
+// the dominant hand of left-handed signers is the left one.
+func TestMotionIsContinuous(t *testing.T) {
+	g, err := NewGenerator(Config{Dialogues: 1, Seed: 21, Signers: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sawLeft, sawRight := false, false
+	for i := 0; i < 40 && !(sawLeft && sawRight); i++ {
+		d, clips := g.Dialogue(i)
+		for _, c := range clips {
+			if c == nil {
+				continue
+			}
+			var path [2]float64 // left, right wrist path length in sign frames
+			for h, off := range []int{leftOff, rightOff} {
+				for f := 1; f < len(c.Points); f++ {
+					a, b := c.Points[f-1][off], c.Points[f][off]
+					if c.Conf[f-1][off] == 0 || c.Conf[f][off] == 0 {
+						continue
+					}
+					jump := math.Hypot(float64(a[0]-b[0]), float64(a[1]-b[1]))
+					if jump > 80 { // a sixth of the image height in 1/30 s: a teleport, not a movement
+						t.Errorf("dialogue %d: hand %d jumps %.0f px between frames %d and %d", i, h, jump, f-1, f)
+					}
+					path[h] += jump
+				}
+			}
+			if d.Signer.LeftHanded {
+				sawLeft = true
+				if path[0] < path[1] {
+					t.Errorf("left-handed %s: left hand moved %.0f px, right %.0f", d.Signer.ID, path[0], path[1])
+				}
+			} else {
+				sawRight = true
+				if path[1] < path[0] {
+					t.Errorf("right-handed %s: right hand moved %.0f px, left %.0f", d.Signer.ID, path[1], path[0])
+				}
+			}
+		}
+	}
+	if !sawLeft || !sawRight {
+		t.Errorf("saw left-handed %v, right-handed %v signers", sawLeft, sawRight)
+	}
+}
+
+// TestAmbiguityProbeRuns runs the context probe of `scope dataset stats --ambiguity`
+// on a small corpus (its numbers mean little at this size; see the package README for
+// a full-size run).
+func TestAmbiguityProbeRuns(t *testing.T) {
+	dir := writeCorpus(t, Config{Dialogues: 30, Seed: 2})
+	ds, err := dataset.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := dataset.EvaluateAmbiguity(context.Background(), ds, map[string]bool{"train": true}, map[string]bool{"dev": true, "test": true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Groups == 0 || res.TestTokens == 0 {
+		t.Fatalf("probe saw %d groups, %d test tokens", res.Groups, res.TestTokens)
+	}
+	for _, x := range []float64{res.NoContext, res.WithContext, res.ContextOnly, res.Chance} {
+		if x < 0 || x > 1 {
+			t.Errorf("confusion rate %g outside [0,1]", x)
+		}
+	}
+}
