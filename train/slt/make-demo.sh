@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Rebuilds the shipped demo translator (models/demo/slt/) from a synthetic corpus:
+#   1. `scope synth` writes kiosk dialogues (reception, pharmacy, counter), seed 1;
+#   2. train_lm trains the base LM on all domains' training turns;
+#   3. train_lora trains one LoRA adapter per domain on the frozen base;
+#   4. `scope llm convert/quantize/convert-adapter` write the GGUF files.
+# Everything it measures is on synthetic data. Run from anywhere; takes about an hour on
+# 2 busy CPU cores (see train/slt/README.md). Knobs: WORK (scratch dir), SCOPE, PYTHON, DEST.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+WORK=${WORK:-.cache/slt-demo}
+SCOPE=${SCOPE:-bin/scope}
+PYTHON=${PYTHON:-/usr/bin/python3}
+DEST=${DEST:-models/demo/slt}
+DOMAINS=${DOMAINS:-"reception pharmacy counter"}
+
+[ -x "$SCOPE" ] || { echo "make-demo: $SCOPE not found: run 'make build' first" >&2; exit 1; }
+mkdir -p "$WORK" "$DEST"
+
+if [ ! -f "$WORK/synth/manifest.jsonl" ]; then
+  "$SCOPE" synth --out "$WORK/synth" --dialogues 1000 --seed 1 --force
+  rm -rf "$WORK/synth/pose"   # the LM reads only manifest.jsonl (3.5 GB of keypoints otherwise)
+fi
+
+"$PYTHON" -m train.slt.train_lm --manifest "$WORK/synth" --out "$WORK/lm" \
+  --hidden 192 --layers 3 --heads 4 --kv-heads 2 --intermediate 512 --vocab 1200 --max-len 256 \
+  --dropout 0.1 --steps 800 --batch-size 32 --lr 2e-3 --warmup 80 --max-context 2 --threads 1 --seed 1 \
+  --log-every 50
+
+for d in $DOMAINS; do
+  "$PYTHON" -m train.slt.train_lora --base "$WORK/lm/model" --manifest "$WORK/synth" --domain "$d" \
+    --out "$WORK/adapters/$d" --r 8 --alpha 16 --targets q_proj,k_proj,v_proj,o_proj \
+    --steps 150 --batch-size 16 --lr 2e-3 --warmup 15 --max-context 2 --threads 1 --seed 1 --log-every 25
+done
+
+"$SCOPE" llm convert --in "$WORK/lm/model" --out "$WORK/slt-f16.gguf"
+"$SCOPE" llm quantize --in "$WORK/slt-f16.gguf" --out "$DEST/slt-q4_0.gguf" --type q4_0
+for d in $DOMAINS; do
+  "$SCOPE" llm convert-adapter --in "$WORK/adapters/$d" --base "$WORK/slt-f16.gguf" --out "$DEST/lora-$d.gguf"
+done
+cp "$WORK/lm/result.json" "$DEST/train-result.json"
+ls -l "$DEST"
