@@ -1,10 +1,11 @@
 """Int8 weight quantisation of an ONNX model, written against the protobuf wire format
 (this machine has no Python onnx package and no ONNX Runtime quantisation tool).
 
-Every float32 initializer with at least QUANT_MIN elements that feeds the weight input of a
-MatMul (input 1) or Gemm (input 1) is replaced by an int8 tensor with one scale per output
-column (symmetric, zero point 0) and a DequantizeLinear node (opset >= 13, `axis`) that
+Every 2-D float32 initializer with at least QUANT_MIN elements is replaced by an int8 tensor
+with symmetric scales (zero point 0) and a DequantizeLinear node (opset >= 13, `axis`) that
 restores the float weight under its old name: the QDQ weight-only form ONNX Runtime runs.
+Weights of MatMul (input 1) and Gemm (input 1) get one scale per output column; other
+tables (embeddings read by Gather, position tables) one scale per row.
 
 The protobuf handling is generic: a message is a list of (field, wire type, value) kept in
 order, so everything the quantiser does not touch is written back byte for byte.
@@ -140,7 +141,7 @@ def _float_array(t) -> np.ndarray:
     return a.reshape(dims)
 
 
-def quantize_weights(model: bytes, min_elements: int = QUANT_MIN):
+def quantize_weights(model: bytes, min_elements: int = QUANT_MIN, matmul_only: bool = False):
     """Returns (quantised model bytes, names of the quantised weights)."""
     m = decode(model)
     gi = [i for i, (f, _, _) in enumerate(m) if f == MODEL_GRAPH]
@@ -176,9 +177,10 @@ def quantize_weights(model: bytes, min_elements: int = QUANT_MIN):
             name = _get(t, T_NAME)[0].decode()
             dt = _get(t, T_TYPE)
             dims = _ints(t, T_DIMS)
-            if name in targets and dt and dt[0] == FLOAT and len(dims) == 2 and np.prod(dims) >= min_elements:
+            if (matmul_only is False or name in targets) and dt and dt[0] == FLOAT and len(dims) == 2 \
+                    and np.prod(dims) >= min_elements:
                 w = _float_array(t).astype(np.float64)
-                axis = targets[name] % 2
+                axis = targets.get(name, 0) % 2
                 amax = np.abs(w).max(axis=1 - axis)
                 scale = np.where(amax > 0, amax / 127.0, 1.0)
                 shape = (1, -1) if axis == 1 else (-1, 1)
