@@ -43,15 +43,17 @@ else
 fi
 
 echo "== converting"
-"$SCOPE" llm convert --in "$OUT/model" --out "$OUT/phoenix-f16.gguf"
-"$SCOPE" llm quantize --in "$OUT/phoenix-f16.gguf" --out "$OUT/phoenix-q4_0.gguf" --type q4_0
+"$SCOPE" llm convert "$OUT/model" "$OUT/phoenix-f16.gguf"
+"$SCOPE" llm quantize --type Q4_0 "$OUT/phoenix-f16.gguf" "$OUT/phoenix-q4_0.gguf"
 ls -l "$OUT"/phoenix-*.gguf
 
 # Context is looked up across every ids/de pair available (never the sentence itself).
-pairs="$PHOENIX_DIR/train.ids:$PHOENIX_DIR/train.de,$PHOENIX_DIR/dev.ids:$PHOENIX_DIR/dev.de"
+ctx_ids="$PHOENIX_DIR/train.ids,$PHOENIX_DIR/dev.ids"
+ctx_de="$PHOENIX_DIR/train.de,$PHOENIX_DIR/dev.de"
 splits=dev
 if [ -f "$PHOENIX_DIR/test.gloss" ] && [ -f "$PHOENIX_DIR/test.de" ] && [ -f "$PHOENIX_DIR/test.ids" ]; then
-  pairs="$pairs,$PHOENIX_DIR/test.ids:$PHOENIX_DIR/test.de"
+  ctx_ids="$ctx_ids,$PHOENIX_DIR/test.ids"
+  ctx_de="$ctx_de,$PHOENIX_DIR/test.de"
   splits="dev test"
 fi
 
@@ -64,10 +66,12 @@ for split in $splits; do
       for ctx in "$CONTEXT" 0; do
         label="split=$split model=$q glosses=$split.$g context=$ctx"
         echo "== $label"
-        line=$("$SCOPE" eval slt --model "$OUT/phoenix-$q.gguf" --gloss "$PHOENIX_DIR/$split.$g" \
-          --ref "$PHOENIX_DIR/$split.de" --ids "$PHOENIX_DIR/$split.ids" --context-pairs "$pairs" \
-          --context "$ctx" | tail -n 1)
-        echo "$label $line" | tee -a "$results"
+        "$SCOPE" eval slt --model "$OUT/phoenix-$q.gguf" --glosses "$PHOENIX_DIR/$split.$g" \
+          --refs "$PHOENIX_DIR/$split.de" --ids "$PHOENIX_DIR/$split.ids" \
+          --context-ids "$ctx_ids" --context-de "$ctx_de" --context-turns "$ctx" \
+          --out "$OUT/hyp-$split-$q-${g%.gloss}-ctx$ctx.txt" > "$OUT/eval.tmp"
+        cat "$OUT/eval.tmp"
+        echo "$label | $(grep -m1 '^BLEU-1' "$OUT/eval.tmp") | $(grep -m1 '^ROUGE-L' "$OUT/eval.tmp")" >> "$results"
       done
     done
   done

@@ -25,15 +25,22 @@ def _fp16_values(sd: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
             for k, v in sd.items()}
 
 
-def export_model(model: LlamaForCausalLM, tok: Tokenizer, out_dir: str, merged: bool = False) -> None:
-    """Writes the HF folder. merged=True folds any LoRA updates into the base weights."""
+def export_model(model: LlamaForCausalLM, tok: Tokenizer, out_dir: str, merged: bool = False,
+                 name: str = "") -> None:
+    """Writes the HF folder. merged=True folds any LoRA updates into the base weights.
+
+    name goes to config.json's "_name_or_path" (models trained on synthetic data carry
+    "synthetic" in it, so tools can label their results)."""
     if model.config.vocab_size != len(tok):
         raise ValueError(f"model vocab_size {model.config.vocab_size} != tokenizer size {len(tok)}")
     os.makedirs(out_dir, exist_ok=True)
     sd = model.merged_state_dict() if merged else model.base_state_dict()
     safetensors.save_file(_fp16_values(sd), os.path.join(out_dir, "model.safetensors"),
                           metadata={"format": "pt"})
-    write_json(os.path.join(out_dir, "config.json"), model.config.hf_config())
+    cfg = model.config.hf_config()
+    if name:
+        cfg["_name_or_path"] = name
+    write_json(os.path.join(out_dir, "config.json"), cfg)
     write_json(os.path.join(out_dir, "generation_config.json"), {
         "bos_token_id": model.config.bos_token_id, "eos_token_id": model.config.eos_token_id,
         "do_sample": False})

@@ -98,7 +98,7 @@ def export_tiny(cfg: TinyConfig) -> dict:
             else:
                 p.uniform_(0.8, 1.2)  # norm weights: not all ones, to catch a mix-up
     round_fp16_(model)
-    export_model(model, tok, os.path.join(cfg.out, "model"))
+    export_model(model, tok, os.path.join(cfg.out, "model"), name="scope-slt-tiny-random")
 
     prompt = build_prompt(["guten abend liebe zuschauer"],
                           [Hypothesis("MORGEN REGEN NORD", 0.82), Hypothesis("MORGEN SONNE", 0.11)])

@@ -34,10 +34,10 @@ for d in $DOMAINS; do
     --steps 150 --batch-size 16 --lr 2e-3 --warmup 15 --max-context 2 --threads 1 --seed 1 --log-every 25
 done
 
-"$SCOPE" llm convert --in "$WORK/lm/model" --out "$WORK/slt-f16.gguf"
-"$SCOPE" llm quantize --in "$WORK/slt-f16.gguf" --out "$DEST/slt-q4_0.gguf" --type q4_0
+"$SCOPE" llm convert "$WORK/lm/model" "$WORK/slt-f16.gguf"
+"$SCOPE" llm quantize --type Q4_0 "$WORK/slt-f16.gguf" "$DEST/slt-q4_0.gguf"
 for d in $DOMAINS; do
-  "$SCOPE" llm convert-adapter --in "$WORK/adapters/$d" --base "$WORK/slt-f16.gguf" --out "$DEST/lora-$d.gguf"
+  "$SCOPE" llm convert-adapter --base "$WORK/slt-f16.gguf" "$WORK/adapters/$d" "$DEST/lora-$d.gguf"
 done
 cp "$WORK/lm/result.json" "$DEST/train-result.json"
 ls -l "$DEST"

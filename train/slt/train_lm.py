@@ -37,6 +37,7 @@ class LMJob:
     tokenizer: str = ""           # reuse this tokenizer.model instead of training one
     final_eval: bool = True
     final_eval_limit: int = 0     # >0: only the first N dev turns
+    name: str = ""                # config.json _name_or_path (default: scope-slt[-synthetic])
 
 
 def log(msg: str) -> None:
@@ -78,7 +79,8 @@ def run(job: LMJob) -> dict:
     res = train(model, tok, turns, dev, vocab, job.augment, job.optim, d, log)
     if d.main:
         model.eval()
-        export_model(model, tok, os.path.join(job.out, "model"))
+        name = job.name or ("scope-slt-synthetic" if job.data.manifest else "scope-slt")
+        export_model(model, tok, os.path.join(job.out, "model"), name=name)
         log(f"exported {os.path.join(job.out, 'model')}")
         if job.final_eval and dev:
             if job.final_eval_limit > 0:
@@ -146,6 +148,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--no-final-eval", action="store_true", help="skip the PyTorch dev BLEU at the end")
+    ap.add_argument("--name", default="", help="model name in config.json (default scope-slt, or scope-slt-synthetic for --manifest)")
     ap.add_argument("--final-eval-limit", type=int, default=0, help="final dev BLEU on the first N dev turns only")
     add_data_flags(ap)
     add_model_flags(ap)
@@ -157,7 +160,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                   max_position_embeddings=a.max_len, dropout=a.dropout),
                 optim=optim_config(a), augment=augment_config(a), vocab_size=a.vocab,
                 tokenizer=a.tokenizer, final_eval=not a.no_final_eval,
-                final_eval_limit=a.final_eval_limit)
+                final_eval_limit=a.final_eval_limit, name=a.name)
     try:
         run(job)
     except (ValueError, FileNotFoundError) as e:
