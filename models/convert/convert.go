@@ -337,6 +337,9 @@ func (c *converter) rename(old, new string) bool {
 // quantParams adds the scale and zero point initializers of a per-tensor quantised value.
 func (c *converter) quantParams(v *value) (scale, zp string, err error) {
 	q := v.quant
+	if v.typ != tflite.Int8 && v.typ != tflite.Uint8 {
+		return "", "", fmt.Errorf("%w: tensor %q is quantised %s; ONNX opset %d quantises to int8 and uint8 only", ErrUnsupported, v.name, v.typ, Opset)
+	}
 	if len(q.Scale) != 1 {
 		return "", "", fmt.Errorf("%w: tensor %q is quantised per channel (%d scales); only weights may be", ErrUnsupported, v.name, len(q.Scale))
 	}

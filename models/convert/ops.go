@@ -614,8 +614,11 @@ func (c *converter) stridedSlice(op *tflite.Operator) error {
 		y = c.g.node("Slice", []string{y, c.g.int64s(base+"_starts", s...), c.g.int64s(base+"_ends", e...),
 			c.g.int64s(base+"_axes", axes...), c.g.int64s(base+"_steps", st...)}, c.tmp(out, l))
 	}
-	if o.ShrinkAxisMask != 0 || len(axes) == 0 {
+	switch {
+	case o.ShrinkAxisMask != 0: // l is NHWC here
 		y = c.g.node("Reshape", []string{y, c.g.int64s(c.baseName(out, l)+"_shape", out.shape...)}, c.tmp(out, l))
+	case len(axes) == 0:
+		y = c.g.node("Identity", []string{y}, c.tmp(out, l))
 	}
 	return c.set(out, l, y, tflite.ActNone)
 }

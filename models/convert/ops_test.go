@@ -120,6 +120,36 @@ func TestOperators(t *testing.T) {
 		{"strided slice stride 2 with begin mask", unaryModel(tflite.OpStridedSlice, []int32{1, 1, 5, 1}, []int32{1, 1, 3, 1}, uSlice, []optField{oi(0, 15)}, func(m *tfl) []int32 {
 			return []int32{m.i32("b", []int32{4}, 0, 0, 3, 0), m.i32("e", []int32{4}, 1, 1, 5, 1), m.i32("s", []int32{4}, 1, 1, 2, 1)}
 		}), seq(5, 0), []float32{0, 2, 4}},
+		{"strided slice of everything after a convolution", func() *tfl {
+			m := unaryModel(tflite.OpConv2D, []int32{1, 2, 2, 1}, []int32{1, 2, 2, 1}, uConv2D, []optField{ob(0, 1), oi(1, 1), oi(2, 1)},
+				func(m *tfl) []int32 { return []int32{m.f32("w", []int32{1, 1, 1, 1}, 2), m.f32("b", []int32{1}, 0)} })
+			y := m.outputs[0]
+			z := m.f32("z", []int32{1, 2, 2, 1})
+			m.op(tflite.OpStridedSlice, []int32{y, m.i32("b", []int32{4}, 0, 0, 0, 0), m.i32("e", []int32{4}, 1, 2, 2, 1),
+				m.i32("s", []int32{4}, 1, 1, 1, 1)}, []int32{z}, uSlice)
+			m.outputs = []int32{z}
+			return m
+		}(), []float32{1, 2, 3, 4}, []float32{2, 4, 6, 8}},
+		{"concatenation on channels after convolutions", func() *tfl {
+			m := unaryModel(tflite.OpConv2D, []int32{1, 1, 2, 2}, []int32{1, 1, 2, 1}, uConv2D, []optField{ob(0, 1), oi(1, 1), oi(2, 1)},
+				func(m *tfl) []int32 { return []int32{m.f32("w", []int32{1, 1, 1, 2}, 1, 10), m.f32("b", []int32{1}, 0)} })
+			y := m.outputs[0]
+			z := m.f32("z", []int32{1, 1, 2, 3})
+			m.op(tflite.OpConcatenation, []int32{y, m.inputs[0]}, []int32{z}, uConcat, oi(0, -1))
+			m.outputs = []int32{z}
+			return m
+		}(), []float32{1, 2, 3, 4}, []float32{21, 1, 2, 43, 3, 4}},
+		{"pad and mean keep_dims after a convolution", func() *tfl {
+			m := unaryModel(tflite.OpConv2D, []int32{1, 1, 2, 1}, []int32{1, 1, 2, 1}, uConv2D, []optField{ob(0, 1), oi(1, 1), oi(2, 1)},
+				func(m *tfl) []int32 { return []int32{m.f32("w", []int32{1, 1, 1, 1}, 1), m.f32("b", []int32{1}, 0)} })
+			y := m.outputs[0]
+			p := m.f32("p", []int32{1, 2, 2, 1})
+			m.op(tflite.OpPad, []int32{y, m.i32("pads", []int32{4, 2}, 0, 0, 0, 1, 0, 0, 0, 0)}, []int32{p}, uPad)
+			z := m.f32("z", []int32{1, 2, 1, 1})
+			m.op(tflite.OpMean, []int32{p, m.i32("axes", []int32{1}, 2)}, []int32{z}, uReduce, ob(0, 1))
+			m.outputs = []int32{z}
+			return m
+		}(), []float32{2, 4}, []float32{3, 0}},
 		{"depth to space is DCR", unaryModel(tflite.OpDepthToSpace, []int32{1, 1, 1, 8}, []int32{1, 2, 2, 2}, uD2S, []optField{oi(0, 2)}, nil),
 			seq(8, 0), seq(8, 0)},
 		{"mean over H and W", unaryModel(tflite.OpMean, []int32{1, 2, 2, 2}, []int32{1, 2}, uReduce, []optField{ob(0, 0)}, func(m *tfl) []int32 {
