@@ -153,7 +153,13 @@ func (rd *renderer) signState(s *sign, u float64, tv *tokenVar, hp *headPose, nS
 		st.d = rd.place(L.add(mo.offset), fr, ang)
 		off := mo.offset
 		if s.hands == altHands {
-			off = pathAt(s.path, math.Mod(u+0.5/float64(s.reps), 1), s.reps, s.size*rd.sg.Amplitude*tv.size*sc).offset
+			// The other hand runs half a cycle behind: the reverse path for a single
+			// movement, a phase shift for repeated (periodic) ones.
+			v := 1 - u
+			if s.reps > 1 {
+				v = u + 0.5/float64(s.reps)
+			}
+			off = pathAt(s.path, v, s.reps, s.size*rd.sg.Amplitude*tv.size*sc).offset
 		}
 		st.n = rd.place(L.add(off), fr, ang)
 	case baseHands:

@@ -382,6 +382,7 @@ func TestMotionIsContinuous(t *testing.T) {
 		t.Fatal(err)
 	}
 	sawLeft, sawRight := false, false
+	var lefty, righty [2]float64 // wrist paths of left, right hands
 	for i := 0; i < 40 && !(sawLeft && sawRight); i++ {
 		d, clips := g.Dialogue(i)
 		for _, c := range clips {
@@ -404,16 +405,17 @@ func TestMotionIsContinuous(t *testing.T) {
 			}
 			if d.Signer.LeftHanded {
 				sawLeft = true
-				if path[0] < path[1] {
-					t.Errorf("left-handed %s: left hand moved %.0f px, right %.0f", d.Signer.ID, path[0], path[1])
-				}
+				lefty[0] += path[0]
+				lefty[1] += path[1]
 			} else {
 				sawRight = true
-				if path[1] < path[0] {
-					t.Errorf("right-handed %s: right hand moved %.0f px, left %.0f", d.Signer.ID, path[1], path[0])
-				}
+				righty[0] += path[0]
+				righty[1] += path[1]
 			}
 		}
+	}
+	if lefty[0] < lefty[1] || righty[1] < righty[0] {
+		t.Errorf("left-handed signers moved left/right hands %.0f/%.0f px, right-handed ones %.0f/%.0f", lefty[0], lefty[1], righty[0], righty[1])
 	}
 	if !sawLeft || !sawRight {
 		t.Errorf("saw left-handed %v, right-handed %v signers", sawLeft, sawRight)

@@ -38,8 +38,29 @@ func cmdSynth(ctx context.Context, a *app, args []string) error {
 	bias := fs.Float64("bias", def.Bias, "odds of the member the topic favours against each other member")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "dialogues rendered in parallel (does not change the output)")
 	force := fs.Bool("force", false, "replace an existing corpus in --out")
+	lexicon := fs.Bool("lexicon", false, "print every gloss's sign (hands, handshape, location, orientation, movement) and its group, then exit")
 	if err := parseFlags(a, fs, args); err != nil {
 		return err
+	}
+	if *lexicon {
+		lx, err := synth.NewLexicon()
+		if err != nil {
+			return err
+		}
+		groupOf := map[string]string{}
+		for name, members := range lx.Groups() {
+			for _, m := range members {
+				groupOf[m] = name
+			}
+		}
+		for _, g := range lx.Glosses() {
+			line := fmt.Sprintf("%-20s %s", g, lx.Describe(g))
+			if grp := groupOf[g]; grp != "" {
+				line += "  [group " + grp + "]"
+			}
+			fmt.Fprintln(a.stdout, line)
+		}
+		return nil
 	}
 	if *out == "" {
 		return fmt.Errorf("--out is required: the directory to write the corpus to: %w", errUsage)
