@@ -278,7 +278,7 @@ class LlamaForCausalLM(nn.Module):
         for _ in range(max_new_tokens):
             if len(ids) >= limit:
                 break
-            logits = self(torch.tensor([ids]))[0, -1]
+            logits = self(torch.tensor([ids], device=self.lm_head.weight.device))[0, -1]
             nxt = int(torch.argmax(logits))
             out.append(nxt)
             if eos_id is not None and nxt == eos_id:
@@ -305,7 +305,7 @@ class LlamaForCausalLM(nn.Module):
             ids = torch.full((len(batch), n), pad_id, dtype=torch.long)
             for r, s in enumerate(batch):
                 ids[r, :len(s)] = torch.tensor(s)
-            logits = self(ids)
+            logits = self(ids.to(self.lm_head.weight.device))
             for r, i in enumerate(live):
                 nxt = int(torch.argmax(logits[r, len(seqs[i]) - 1]))
                 if nxt == eos_id:

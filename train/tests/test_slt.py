@@ -341,3 +341,21 @@ class BleuTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class EvalsetTest(unittest.TestCase):
+    def test_items_and_score(self):
+        from train.slt import evalset
+        with tempfile.TemporaryDirectory() as d:
+            p = lambda n: os.path.join(d, n)
+            _write(p("train.ids"), "01May_2010_Sat_tagesschau-1\n")
+            _write(p("train.de"), "eins .\n")
+            _write(p("dev.ids"), "01May_2010_Sat_tagesschau-2\n")
+            _write(p("dev.de"), "zwei .\n")
+            _write(p("dev.gloss"), "ZWEI\n")
+            _write(p("dev.stmc.gloss"), "ZWEI  DREI\n")
+            self.assertEqual(evalset.main(["items", "--phoenix", d, "--split", "dev", "--glosses",
+                                           p("dev.stmc.gloss"), "--context", "1", "--out", p("items.jsonl")]), 0)
+            items = [json.loads(l) for l in _bytes(p("items.jsonl")).decode().splitlines()]
+            self.assertEqual(items, [{"context": ["eins ."], "hyps": [{"glosses": "ZWEI DREI", "score": 1.0}]}])
+            self.assertEqual(evalset.main(["items", "--phoenix", d, "--split", "test", "--out", p("x")]), 2)
