@@ -35,6 +35,7 @@ func commands() []command {
 	return []command{
 		{"convert", "convert TFLite models to ONNX (`scope convert in.tflite out.onnx`, `--all`)", cmdConvert},
 		{"run", "interpret signing (default: the synthetic demo) and print each stage's timing", cmdRun},
+		{"pose", "find the 543 Holistic keypoints in an image, video or camera (`scope pose --input v.mp4 --out v.pose`)", cmdPose},
 		{"version", "print scope's version and the versions the loaded libraries report", cmdVersion},
 		{"config", "print or check the configuration (`scope config print`)", cmdConfig},
 		{"eval", "score models: `scope eval slr`, `scope eval slt`", cmdEval},

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"image"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"gocv.io/x/gocv"
+
+	"scope/models/pose"
+	"scope/models/pose/refcheck"
+	ortruntime "scope/models/runtime"
+	"scope/tools/mpref/mpref"
+)
+
+const benchPoseDescription = `Measure the Holistic keypoint pipeline (models/pose) at 640x480: frames/s and p50/p95
+latency per stage, with the lite and the full pose models, and MediaPipe's own Holistic
+(WASM SIMD, CPU inference, headless Chromium, through tools/mpref) on the same frames in
+the same run.
+
+The default frames are a slow made-up camera pan and zoom over opencv-doc's messi5.jpg
+(a real photo of a person, so every stage runs on every frame); --input takes the first
+--frames frames of a video instead, scaled to 640x480.
+
+--compare instead holds the landmarks against MediaPipe's: opencv-doc's messi5.jpg,
+basketball1.png and basketball2.png each alone, and the first --compare-frames frames of
+vtest.avi as a video, reporting per part how many frames each side found it on, how many
+both did, and the mean and p95 landmark distance in % of the image's larger side.`
+
+const opencvDocData = "/usr/share/doc/opencv-doc/examples/data"
+
+func benchPose(ctx context.Context, a *app, args []string) error {
+	fs := newFlags(a, "bench pose", "[--complexity lite,full] [--frames 90] [--input video] [--threads 2] [--no-mediapipe] [--compare]", benchPoseDescription)
+	complexities := fs.String("complexity", "lite,full", "pose models to measure, comma-separated: lite, full, heavy")
+	nframes := fs.Int("frames", 90, "frames per run")
+	input := fs.String("input", "", "take the frames from this video instead of the pan over messi5.jpg")
+	threads := fs.Int("threads", 2, "CPU threads for our pipeline")
+	handModel := fs.String("hand-model", "full", "hand landmark model: full or lite")
+	noMP := fs.Bool("no-mediapipe", false, "skip MediaPipe's Holistic")
+	compare := fs.Bool("compare", false, "compare landmarks with MediaPipe's instead of measuring speed")
+	compareFrames := fs.Int("compare-frames", 200, "frames of vtest.avi for --compare")
+	if err := parseFlags(a, fs, args); err != nil {
+		return err
+	}
+	var cs []string
+	for _, c := range strings.Split(*complexities, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			cs = append(cs, c)
+		}
+	}
+	if *compare {
+		return benchPoseCompare(ctx, a, cs, *compareFrames, *threads)
+	}
+	if *nframes < 2 {
+		return fmt.Errorf("%w: --frames %d: want at least 2", errUsage, *nframes)
+	}
+	frames, label, err := benchPoseFrames(*input, *nframes)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, m := range frames {
+			m.Close()
+		}
+	}()
+	var dir string
+	if !*noMP {
+		if dir, err = os.MkdirTemp("", "scope-bench-pose-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		for i, m := range frames {
+			if !gocv.IMWrite(filepath.Join(dir, fmt.Sprintf("f%05d.png", i+1)), m) {
+				return fmt.Errorf("writing frame %d to %s", i+1, dir)
+			}
+		}
+	}
+	fmt.Fprintf(a.stdout, "scope bench pose: %d frames 640x480 (%s), hand model %s, %d threads\n", len(frames), label, *handModel, *threads)
+	fmt.Fprintf(a.stdout, "  machine: %s, %d CPUs visible, GOMAXPROCS %d, %s/%s\n", cpuModel(), goruntime.NumCPU(), goruntime.GOMAXPROCS(0), goruntime.GOOS, goruntime.GOARCH)
+	for _, c := range cs {
+		p, err := pose.New(pose.Options{Complexity: c, HandModel: *handModel, Threads: *threads})
+		if err != nil {
+			return err
+		}
+		if c == cs[0] {
+			fmt.Fprintf(a.stdout, "  onnx runtime %s\n", ortruntime.Version())
+		}
+		// Warm up on a few frames (first runs allocate), then start the stream afresh.
+		for i := 0; i < 5 && i < len(frames); i++ {
+			if _, err := p.Process(ctx, frames[i], time.Duration(i+1)*33333*time.Microsecond); err != nil {
+				p.Close()
+				return err
+			}
+		}
+		p.Reset()
+		var st [6][]time.Duration
+		var present [4]int
+		detections := 0
+		start := time.Now()
+		for i, m := range frames {
+			f, err := p.Process(ctx, m, time.Duration(i+1)*33333*time.Microsecond)
+			if err != nil {
+				p.Close()
+				return err
+			}
+			t := f.Timing
+			if t.Detect > 0 {
+				detections++
+				st[0] = append(st[0], t.Detect)
+			}
+			if f.Present[pose.PartPose] || t.Pose > 0 {
+				st[1] = append(st[1], t.Pose)
+			}
+			if f.Present[pose.PartPose] {
+				st[2] = append(st[2], t.LeftHand)
+				st[3] = append(st[3], t.RightHand)
+				st[4] = append(st[4], t.Face)
+			}
+			st[5] = append(st[5], t.Total)
+			for k, ok := range f.Present {
+				if ok {
+					present[k]++
+				}
+			}
+		}
+		wall := time.Since(start)
+		p.Close()
+		fmt.Fprintf(a.stdout, "  scope %-5s %6.1f frames/s (%d frames in %.2f s; detector ran on %d; found pose %d, face %d, left hand %d, right hand %d)\n",
+			c, float64(len(frames))/wall.Seconds(), len(frames), wall.Seconds(), detections, present[0], present[1], present[2], present[3])
+		names := []string{"detect", "pose", "left hand", "right hand", "face", "total"}
+		var parts []string
+		for k, d := range st {
+			if len(d) == 0 {
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("%s %.1f/%.1f", names[k], poseMS(posePctl(d, 0.5)), poseMS(posePctl(d, 0.95))))
+		}
+		fmt.Fprintf(a.stdout, "    latency ms p50/p95: %s\n", strings.Join(parts, ", "))
+		if *noMP {
+			continue
+		}
+		mc := map[string]int{"lite": 0, "full": 1, "heavy": 2}[c]
+		a.log.Info("running MediaPipe's Holistic in Chromium", "complexity", c, "frames", len(frames))
+		res, err := mpref.RunHolistic(ctx, mpref.HolisticRequest{Mode: mpref.Video, ModelComplexity: mc, FramesDir: dir})
+		if err != nil {
+			fmt.Fprintf(a.stdout, "  mediapipe %-5s not measured: %v\n", c, err)
+			continue
+		}
+		var mpPresent [4]int
+		for _, f := range res.Frames {
+			for k, ok := range []bool{f.Pose != nil, f.Face != nil, f.LeftHand != nil, f.RightHand != nil} {
+				if ok {
+					mpPresent[k]++
+				}
+			}
+		}
+		fmt.Fprintf(a.stdout, "  mediapipe %-5s %6.1f frames/s after the first (median %.1f ms; found pose %d, face %d, left hand %d, right hand %d) [@mediapipe/holistic WASM SIMD, CPU inference, 1 thread]\n",
+			c, res.Timing.FPSAfterFirst, poseMS(res.Timing.Median), mpPresent[0], mpPresent[1], mpPresent[2], mpPresent[3])
+	}
+	return nil
+}
+
+func poseMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func posePctl(d []time.Duration, q float64) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(q*float64(len(s))+0.5) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
+
+// benchPoseFrames returns n frames of 640x480: a video's first frames, or a slow pan and
+// zoom over messi5.jpg.
+func benchPoseFrames(video string, n int) ([]gocv.Mat, string, error) {
+	var out []gocv.Mat
+	if video != "" {
+		vc, err := gocv.VideoCaptureFile(video)
+		if err != nil {
+			return nil, "", fmt.Errorf("--input %s: %w", video, err)
+		}
+		defer vc.Close()
+		m := gocv.NewMat()
+		defer m.Close()
+		for len(out) < n && vc.Read(&m) && !m.Empty() {
+			r := gocv.NewMat()
+			gocv.Resize(m, &r, image.Pt(640, 480), 0, 0, gocv.InterpolationArea)
+			out = append(out, r)
+		}
+		if len(out) < 2 {
+			for _, m := range out {
+				m.Close()
+			}
+			return nil, "", fmt.Errorf("--input %s: fewer than 2 frames could be read", video)
+		}
+		return out, video + " scaled", nil
+	}
+	path := filepath.Join(opencvDocData, "messi5.jpg")
+	src := gocv.IMRead(path, gocv.IMReadColor)
+	if src.Empty() {
+		return nil, "", fmt.Errorf("%s: not readable (apt-get install opencv-doc, or give --input)", path)
+	}
+	defer src.Close()
+	w, h := float64(src.Cols()), float64(src.Rows())
+	for i := 0; i < n; i++ {
+		// A 4:3 window that widens from 80% to 100% of the image height and drifts
+		// sideways: the person moves a few pixels a frame, as with a hand-held camera.
+		t := float64(i) / float64(n-1)
+		ch := h * (0.8 + 0.2*t)
+		cw := ch * 4 / 3
+		if cw > w {
+			cw, ch = w, w*3/4
+		}
+		x0 := (w - cw) * (0.5 + 0.4*(t-0.5))
+		y0 := (h - ch) / 2
+		roi := src.Region(image.Rect(int(x0), int(y0), int(x0+cw), int(y0+ch)))
+		r := gocv.NewMat()
+		gocv.Resize(roi, &r, image.Pt(640, 480), 0, 0, gocv.InterpolationArea)
+		roi.Close()
+		out = append(out, r)
+	}
+	return out, "made-up camera pan over the real photo messi5.jpg", nil
+}
+
+func benchPoseCompare(ctx context.Context, a *app, cs []string, frames, threads int) error {
+	var imgs []string
+	for _, n := range []string{"messi5.jpg", "basketball1.png", "basketball2.png"} {
+		imgs = append(imgs, filepath.Join(opencvDocData, n))
+	}
+	video := filepath.Join(opencvDocData, "vtest.avi")
+	for _, c := range cs {
+		a.log.Info("comparing with MediaPipe's Holistic", "complexity", c, "images", len(imgs), "video frames", frames)
+		res, err := refcheck.Run(ctx, refcheck.Options{Complexity: c, Images: imgs, Video: video, Frames: frames, Threads: threads, Log: a.stderr})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(a.stdout, "scope bench pose --compare, complexity %s (MediaPipe's @mediapipe/holistic at the same complexity, CPU inference)\n", c)
+		fmt.Fprintf(a.stdout, "  images: messi5.jpg basketball1.png basketball2.png, each alone\n")
+		for _, p := range res.Static {
+			fmt.Fprintf(a.stdout, "    %s\n", p)
+		}
+		fmt.Fprintf(a.stdout, "  video: vtest.avi, first %d frames, tracking and smoothing on\n", len(res.VideoFrames))
+		for _, p := range res.Video {
+			fmt.Fprintf(a.stdout, "    %s\n", p)
+		}
+	}
+	return nil
+}
