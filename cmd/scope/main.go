@@ -43,6 +43,7 @@ func commands() []command {
 		{"llm", "translator model tools: `scope llm convert|quantize|convert-adapter|info`", cmdLLM},
 		{"synth", "write a synthetic dialogue corpus: `scope synth --out DIR --dialogues N --seed S`", cmdSynth},
 		{"dataset", "dataset tools: `scope dataset stats|check|import`", cmdDataset},
+		{"wipe", "delete every stored conversation on this device (`scope wipe --yes`)", cmdWipe},
 		{"conversations", "list, show, export or delete stored conversations (`scope conversations list`)", cmdConversations},
 	}
 }
@@ -95,7 +96,7 @@ func usage(w io.Writer) {
 	cs := commands()
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	for _, c := range cs {
-		fmt.Fprintf(w, "  %-12s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run `scope <command> --help` for a command's flags.")
