@@ -138,8 +138,11 @@ class Rotary(nn.Module):
         self.register_buffer("inv_freq", inv, persistent=False)
 
     def forward(self, positions: torch.Tensor):
-        freqs = torch.outer(positions.float(), self.inv_freq)
+        """positions [T] -> cos, sin [T, D]; positions [B, T] -> [B, 1, T, D] (per-row offsets)."""
+        freqs = positions.float()[..., None] * self.inv_freq
         emb = torch.cat((freqs, freqs), dim=-1)
+        if positions.dim() == 2:
+            emb = emb[:, None]
         return emb.cos(), emb.sin()
 
 
@@ -152,13 +155,18 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(c.hidden_size, self.nkv * self.hd, bias=False)
         self.o_proj = nn.Linear(self.nh * self.hd, c.hidden_size, bias=False)
 
-    def forward(self, x, cos, sin, mask):
+    def forward(self, x, cos, sin, mask, cache: Optional[Dict[str, torch.Tensor]] = None):
         b, t, _ = x.shape
         q = self.q_proj(x).view(b, t, self.nh, self.hd).transpose(1, 2)
         k = self.k_proj(x).view(b, t, self.nkv, self.hd).transpose(1, 2)
         v = self.v_proj(x).view(b, t, self.nkv, self.hd).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
+        if cache is not None:
+            if "k" in cache:
+                k = torch.cat((cache["k"], k), dim=2)
+                v = torch.cat((cache["v"], v), dim=2)
+            cache["k"], cache["v"] = k, v
         if self.nkv != self.nh:
             rep = self.nh // self.nkv
             k = k.repeat_interleave(rep, dim=1)
@@ -188,8 +196,8 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(c.hidden_size, c.rms_norm_eps)
         self.drop = nn.Dropout(c.dropout) if c.dropout > 0 else nn.Identity()
 
-    def forward(self, x, cos, sin, mask):
-        x = x + self.drop(self.self_attn(self.input_layernorm(x), cos, sin, mask))
+    def forward(self, x, cos, sin, mask, cache=None):
+        x = x + self.drop(self.self_attn(self.input_layernorm(x), cos, sin, mask, cache))
         return x + self.drop(self.mlp(self.post_attention_layernorm(x)))
 
 
@@ -289,30 +297,48 @@ class LlamaForCausalLM(nn.Module):
     @torch.no_grad()
     def greedy_batch(self, prompts: Sequence[Sequence[int]], max_new_tokens: int, eos_id: int,
                      pad_id: int = 0) -> List[List[int]]:
-        """Greedy decoding of many prompts at once (left-padded; positions shifted per row)."""
+        """Greedy decoding of many prompts at once with a KV cache (EOS not included).
+
+        Prompts are left-padded; each row's rotary positions start at 0 at its first real
+        token and padded keys are masked, so every row decodes as it would alone."""
+        dev = self.lm_head.weight.device
+        b = len(prompts)
+        n = max(len(p) for p in prompts)
+        limit = self.config.max_position_embeddings
+        pad = torch.tensor([n - len(p) for p in prompts], device=dev)
+        ids = torch.full((b, n), pad_id, dtype=torch.long, device=dev)
+        for r, p in enumerate(prompts):
+            ids[r, n - len(p):] = torch.tensor(list(p), dtype=torch.long)
+        ar = torch.arange(n, device=dev)
+        pos = (ar[None] - pad[:, None]).clamp(min=0)
+        valid = ar[None] >= pad[:, None]                                    # [B, n] real keys
+        allowed = torch.ones(n, n, dtype=torch.bool, device=dev).tril()[None] & valid[:, None, :]
+        allowed |= torch.eye(n, dtype=torch.bool, device=dev)[None]         # pad rows see themselves
+        mask = torch.zeros(b, 1, n, n, device=dev).masked_fill(~allowed[:, None], float("-inf"))
+        caches: List[Dict[str, torch.Tensor]] = [{} for _ in self.model.layers]
         outs: List[List[int]] = [[] for _ in prompts]
-        seqs = [list(p) for p in prompts]
-        done = [False] * len(prompts)
+        done = torch.zeros(b, dtype=torch.bool, device=dev)
+        x, step_pos = ids, pos
         for _ in range(max_new_tokens):
-            live = [i for i, d in enumerate(done) if not d]
-            if not live:
+            if int(step_pos.max()) >= limit:
                 break
-            batch = [seqs[i] for i in live]
-            n = max(len(s) for s in batch)
-            if n >= self.config.max_position_embeddings:
+            cos, sin = self.rotary(step_pos)
+            h = self.model.embed_tokens(x)
+            for layer, cache in zip(self.model.layers, caches):
+                h = layer(h, cos, sin, mask, cache)
+            nxt = self.lm_head(self.model.norm(h[:, -1])).argmax(-1)
+            for r in range(b):
+                if not done[r]:
+                    if int(nxt[r]) == eos_id:
+                        done[r] = True
+                    else:
+                        outs[r].append(int(nxt[r]))
+            if bool(done.all()):
                 break
-            # Right-pad and read each row's logits at its own last position.
-            ids = torch.full((len(batch), n), pad_id, dtype=torch.long)
-            for r, s in enumerate(batch):
-                ids[r, :len(s)] = torch.tensor(s)
-            logits = self(ids.to(self.lm_head.weight.device))
-            for r, i in enumerate(live):
-                nxt = int(torch.argmax(logits[r, len(seqs[i]) - 1]))
-                if nxt == eos_id:
-                    done[i] = True
-                    continue
-                outs[i].append(nxt)
-                seqs[i].append(nxt)
+            x = nxt[:, None]
+            step_pos = step_pos[:, -1:] + 1
+            valid = torch.cat((valid, torch.ones(b, 1, dtype=torch.bool, device=dev)), dim=1)
+            mask = torch.zeros(b, 1, 1, valid.shape[1], device=dev).masked_fill(~valid[:, None, None], float("-inf"))
         return outs
 
 
