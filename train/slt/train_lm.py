@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import List, Optional
 
 from .data import Augment, gloss_vocab
-from .export import export_model
+from .export import export_model, load_model
 from .jobdata import DataConfig, add_data_flags, data_config
 from .model import LlamaConfig, LlamaForCausalLM, count_parameters
 from .prompt import PROMPT_END
@@ -38,6 +38,7 @@ class LMJob:
     final_eval: bool = True
     final_eval_limit: int = 0     # >0: only the first N dev turns
     name: str = ""                # config.json _name_or_path (default: scope-slt[-synthetic])
+    init_from: str = ""           # continue from this exported model folder (its size and tokenizer)
 
 
 def log(msg: str) -> None:
@@ -62,7 +63,16 @@ def run(job: LMJob) -> dict:
             + (" (synthetic)" if job.data.manifest else ""))
     os.makedirs(job.out, exist_ok=True)
     tok_path = os.path.join(job.out, "tokenizer.model")
-    if job.tokenizer:
+    if job.init_from:
+        model, tok = load_model(job.init_from)
+        model.config.dropout = job.model.dropout
+        job.model = model.config
+        fresh = LlamaForCausalLM(job.model)      # same weights, with this run's dropout
+        fresh.load_state_dict(model.state_dict())
+        model = fresh
+        if d.main:
+            log(f"continuing from {job.init_from}")
+    elif job.tokenizer:
         tok = Tokenizer(job.tokenizer)
     elif d.main:
         tok = train_tokenizer(tokenizer_lines(turns), tok_path, job.vocab_size, seed=job.optim.seed)
@@ -70,8 +80,9 @@ def run(job: LMJob) -> dict:
         import torch.distributed as dist
         dist.barrier()
         tok = Tokenizer(tok_path)
-    job.model.vocab_size = len(tok)
-    model = LlamaForCausalLM(job.model)
+    if not job.init_from:
+        job.model.vocab_size = len(tok)
+        model = LlamaForCausalLM(job.model)
     if d.main:
         log(f"model: {count_parameters(model) / 1e6:.2f}M parameters, vocab {len(tok)}, "
             f"hidden {job.model.hidden_size}, layers {job.model.num_hidden_layers}")
@@ -148,6 +159,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="output directory")
     ap.add_argument("--no-final-eval", action="store_true", help="skip the PyTorch dev BLEU at the end")
+    ap.add_argument("--init-from", default="", help="continue training the model in this exported folder (OUT/model)")
     ap.add_argument("--name", default="", help="model name in config.json (default scope-slt, or scope-slt-synthetic for --manifest)")
     ap.add_argument("--final-eval-limit", type=int, default=0, help="final dev BLEU on the first N dev turns only")
     add_data_flags(ap)
@@ -160,7 +172,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                                   max_position_embeddings=a.max_len, dropout=a.dropout),
                 optim=optim_config(a), augment=augment_config(a), vocab_size=a.vocab,
                 tokenizer=a.tokenizer, final_eval=not a.no_final_eval,
-                final_eval_limit=a.final_eval_limit, name=a.name)
+                final_eval_limit=a.final_eval_limit, name=a.name,
+                init_from=a.init_from)
     try:
         run(job)
     except (ValueError, FileNotFoundError) as e:
