@@ -80,11 +80,12 @@ var paths = []string{"hold", "forward", "down", "side", "up", "toward", "arc", "
 // Subtle contrasts that groups of near-identical signs use: each set's values differ
 // in one feature by a small amount.
 var (
-	shapeContrasts = [][]string{{"B", "bent-B", "flat-B"}, {"1", "X"}, {"V", "bent-V"}, {"5", "claw", "open-8"}, {"C", "O"}, {"S", "A"}, {"O", "flat-O"}, {"H", "V"}}
+	bendContrasts  = []float64{0, 22, 44} // degrees more flexion at the fingers' MCP and PIP joints
+	openShapes     = []string{"B", "5", "V", "H", "W", "3", "1", "L", "Y", "flat-B", "open-8"}
 	locContrasts   = [][]string{{"chin", "mouth", "nose"}, {"forehead", "temple"}, {"chest", "chest-dominant"}, {"neutral", "neutral-high"}, {"cheek", "ear"}}
 	repContrasts   = []int{1, 2, 3}
 	sizeContrasts  = []float64{0.05, 0.085, 0.12}
-	twistContrasts = []float64{0, 35, 70}
+	twistContrasts = []float64{0, 30, 60}
 )
 
 // sign is the phonological form of one gloss.
@@ -97,6 +98,7 @@ type sign struct {
 	loc      string
 	ori      string
 	twist    float64 // extra forearm twist in degrees (a subtle orientation contrast)
+	bend     float64 // extra finger flexion in degrees (a subtle handshape contrast)
 	path     string
 	reps     int
 	size     float64 // path size in metres
@@ -106,7 +108,7 @@ type sign struct {
 
 // features are what makes two signs different to the eye, for the distinctness check.
 func (s *sign) features() [7]string {
-	return [7]string{s.hands, s.shape, s.loc, s.ori, s.path, fmt.Sprint(s.reps), fmt.Sprintf("%.0f/%.3f", s.twist, s.size)}
+	return [7]string{s.hands, fmt.Sprintf("%s/%.0f", s.shape, s.bend), s.loc, s.ori, s.path, fmt.Sprint(s.reps), fmt.Sprintf("%.0f/%.3f", s.twist, s.size)}
 }
 
 func distance(a, b *sign) int {
@@ -268,10 +270,12 @@ func (lx *Lexicon) groupSigns(r *rand.Rand, g *groupSpec, others []*sign) []*sig
 		out := make([]*sign, n)
 		switch g.contrast {
 		case "handshape":
-			set := pickSet(r, shapeContrasts, n)
+			// The same handshape, its fingers more or less bent (flat vs bent B,
+			// straight vs hooked index): the subtlest contrast of form.
+			shape := pick(r, openShapes)
 			for i := range out {
 				s := *base
-				s.shape = set[i]
+				s.shape, s.bend = shape, bendContrasts[i]
 				if s.path == "open" || s.path == "close" {
 					s.path = "hold"
 				}
@@ -367,7 +371,11 @@ func (lx *Lexicon) Describe(gloss string) string {
 		return ""
 	}
 	hands := map[string]string{oneHand: "one hand", symHands: "two hands, symmetric", altHands: "two hands, alternating", baseHands: "dominant on base hand " + s.baseSh}[s.hands]
-	d := fmt.Sprintf("%s, handshape %s, at %s, orientation %s", hands, s.shape, s.loc, s.ori)
+	d := fmt.Sprintf("%s, handshape %s", hands, s.shape)
+	if s.bend != 0 {
+		d += fmt.Sprintf(" bent %.0f°", s.bend)
+	}
+	d += fmt.Sprintf(", at %s, orientation %s", s.loc, s.ori)
 	if s.twist != 0 {
 		d += fmt.Sprintf(" turned %.0f°", s.twist)
 	}

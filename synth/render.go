@@ -133,13 +133,19 @@ func (rd *renderer) signState(s *sign, u float64, tv *tokenVar, hp *headPose, nS
 	if loc.head {
 		L = hp.origin.add(hp.rot(L))
 	}
-	L = L.add(tv.loc)
+	L = L.add(tv.loc).add(vec(rd.sg.PlaceBias).scale(sc))
 	o := orientations[s.ori]
 	mo := pathAt(s.path, u, s.reps, s.size*rd.sg.Amplitude*tv.size*sc)
-	fr := handFrame(o.fingers, o.palm).twist(deg(s.twist+tv.twist) + mo.twist)
+	fr := handFrame(o.fingers, o.palm).twist(deg(s.twist+tv.twist+rd.sg.TwistBias) + mo.twist)
 	ang := shapeAngles(s.shape).lerp(shapeAngles(s.endShape), mo.shape)
 	for i := range ang {
 		ang[i] += tv.ang[i]
+	}
+	for f := 0; f < 4; f++ { // the sign's bend and the signer's laxness
+		b := s.bend + rd.sg.Laxness
+		ang[4*f] += b
+		ang[4*f+1] += b
+		ang[4*f+2] += b / 2
 	}
 	if mo.wiggle != 0 {
 		for f := 0; f < 4; f++ {

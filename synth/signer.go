@@ -22,6 +22,12 @@ type Signer struct {
 	RestY    float64    // how low the hands rest (metres below the shoulders)
 	Noise    float64    // keypoint jitter multiplier
 	DropRate float64    // how readily the hand detector loses a hand
+
+	// Personal style: every signer forms signs a little differently, which is what
+	// makes unseen signers hard.
+	Laxness   float64    // degrees of extra (or, negative, less) finger flexion
+	PlaceBias [3]float64 // metres every sign's location is shifted by
+	TwistBias float64    // degrees of forearm twist on every sign
 }
 
 // newSigner draws a signer for an image of width x height pixels.
@@ -38,6 +44,9 @@ func newSigner(r *rand.Rand, id, split string, width, height int) *Signer {
 		DropRate:   0.5 + r.Float64(),
 	}
 	s.HandSize = s.Scale * (0.92 + 0.16*r.Float64())
+	s.Laxness = 7 * r.NormFloat64()
+	s.PlaceBias = [3]float64{0.012 * r.NormFloat64(), 0.012 * r.NormFloat64(), 0.012 * r.NormFloat64()}
+	s.TwistBias = 8 * r.NormFloat64()
 	// Framed like a kiosk camera: head near the top, hands to the bottom of the image.
 	s.PxPerM = float64(height) * (1.15 + 0.25*r.Float64()) / s.Scale
 	s.Center = [2]float64{float64(width) * (0.5 + 0.08*(r.Float64()-0.5)), float64(height) * (0.47 + 0.08*r.Float64())}
