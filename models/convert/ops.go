@@ -15,45 +15,57 @@ var handlers map[tflite.Builtin]handler
 
 func init() {
 	handlers = map[tflite.Builtin]handler{
-		tflite.OpConv2D:          (*converter).conv2D,
-		tflite.OpDepthwiseConv2D: (*converter).depthwiseConv2D,
-		tflite.OpMaxPool2D:       (*converter).pool,
-		tflite.OpAveragePool2D:   (*converter).pool,
-		tflite.OpAdd:             (*converter).binary,
-		tflite.OpMul:             (*converter).binary,
-		tflite.OpSub:             (*converter).binary,
-		tflite.OpDiv:             (*converter).binary,
-		tflite.OpPad:             (*converter).pad,
-		tflite.OpPadV2:           (*converter).pad,
-		tflite.OpReshape:         (*converter).reshape,
-		tflite.OpSqueeze:         (*converter).reshape,
-		tflite.OpExpandDims:      (*converter).reshape,
-		tflite.OpConcatenation:   (*converter).concatenation,
-		tflite.OpRelu:            (*converter).unary,
-		tflite.OpRelu6:           (*converter).unary,
-		tflite.OpReluN1To1:       (*converter).unary,
-		tflite.OpLogistic:        (*converter).unary,
-		tflite.OpTanh:            (*converter).unary,
-		tflite.OpHardSwish:       (*converter).unary,
-		tflite.OpExp:             (*converter).unary,
-		tflite.OpAbs:             (*converter).unary,
-		tflite.OpSqrt:            (*converter).unary,
-		tflite.OpRsqrt:           (*converter).unary,
-		tflite.OpNeg:             (*converter).unary,
-		tflite.OpPrelu:           (*converter).prelu,
-		tflite.OpLeakyRelu:       (*converter).leakyRelu,
-		tflite.OpMaximum:         (*converter).binary,
-		tflite.OpMinimum:         (*converter).binary,
-		tflite.OpMean:            (*converter).mean,
-		tflite.OpFullyConnected:  (*converter).fullyConnected,
-		tflite.OpStridedSlice:    (*converter).stridedSlice,
-		tflite.OpDepthToSpace:    (*converter).depthToSpace,
-		tflite.OpResizeBilinear:  (*converter).resizeBilinear,
-		tflite.OpDequantize:      (*converter).dequantize,
-		tflite.OpQuantize:        (*converter).quantize,
-		tflite.OpDensify:         (*converter).densify,
-		tflite.OpSoftmax:         (*converter).softmax,
-		tflite.OpTranspose:       (*converter).transpose,
+		tflite.OpConv2D:            (*converter).conv2D,
+		tflite.OpDepthwiseConv2D:   (*converter).depthwiseConv2D,
+		tflite.OpMaxPool2D:         (*converter).pool,
+		tflite.OpAveragePool2D:     (*converter).pool,
+		tflite.OpAdd:               (*converter).binary,
+		tflite.OpMul:               (*converter).binary,
+		tflite.OpSub:               (*converter).binary,
+		tflite.OpDiv:               (*converter).binary,
+		tflite.OpPad:               (*converter).pad,
+		tflite.OpPadV2:             (*converter).pad,
+		tflite.OpReshape:           (*converter).reshape,
+		tflite.OpSqueeze:           (*converter).reshape,
+		tflite.OpExpandDims:        (*converter).reshape,
+		tflite.OpConcatenation:     (*converter).concatenation,
+		tflite.OpRelu:              (*converter).unary,
+		tflite.OpRelu6:             (*converter).unary,
+		tflite.OpReluN1To1:         (*converter).unary,
+		tflite.OpLogistic:          (*converter).unary,
+		tflite.OpTanh:              (*converter).unary,
+		tflite.OpHardSwish:         (*converter).unary,
+		tflite.OpExp:               (*converter).unary,
+		tflite.OpAbs:               (*converter).unary,
+		tflite.OpSqrt:              (*converter).unary,
+		tflite.OpRsqrt:             (*converter).unary,
+		tflite.OpNeg:               (*converter).unary,
+		tflite.OpPrelu:             (*converter).prelu,
+		tflite.OpLeakyRelu:         (*converter).leakyRelu,
+		tflite.OpMaximum:           (*converter).binary,
+		tflite.OpMinimum:           (*converter).binary,
+		tflite.OpMean:              (*converter).mean,
+		tflite.OpFullyConnected:    (*converter).fullyConnected,
+		tflite.OpStridedSlice:      (*converter).stridedSlice,
+		tflite.OpDepthToSpace:      (*converter).depthToSpace,
+		tflite.OpResizeBilinear:    (*converter).resizeBilinear,
+		tflite.OpDequantize:        (*converter).dequantize,
+		tflite.OpQuantize:          (*converter).quantize,
+		tflite.OpDensify:           (*converter).densify,
+		tflite.OpSoftmax:           (*converter).softmax,
+		tflite.OpTranspose:         (*converter).transpose,
+		tflite.OpSum:               (*converter).mean,
+		tflite.OpReduceMax:         (*converter).mean,
+		tflite.OpReduceMin:         (*converter).mean,
+		tflite.OpLog:               (*converter).unary,
+		tflite.OpSquare:            (*converter).unary,
+		tflite.OpPow:               (*converter).binary,
+		tflite.OpSquaredDifference: (*converter).binary,
+		tflite.OpBatchMatMul:       (*converter).batchMatMul,
+		tflite.OpGather:            (*converter).gather,
+		tflite.OpSlice:             (*converter).slice,
+		tflite.OpGelu:              (*converter).gelu,
+		tflite.OpCast:              (*converter).cast,
 	}
 }
 
@@ -298,8 +310,12 @@ func (c *converter) binary(op *tflite.Operator) error {
 	}
 	x, y := c.in(op, 0), c.in(op, 1)
 	l := c.pickLayout(out, x, y)
+	if b == tflite.OpSquaredDifference {
+		d := c.g.node("Sub", []string{c.get(x, l), c.get(y, l)}, c.g.name(c.baseName(out, l)+"_diff"))
+		return c.set(out, l, c.g.node("Mul", []string{d, d}, c.tmp(out, l)), act)
+	}
 	kind := map[tflite.Builtin]string{tflite.OpAdd: "Add", tflite.OpMul: "Mul", tflite.OpSub: "Sub", tflite.OpDiv: "Div",
-		tflite.OpMaximum: "Max", tflite.OpMinimum: "Min"}[b]
+		tflite.OpMaximum: "Max", tflite.OpMinimum: "Min", tflite.OpPow: "Pow"}[b]
 	z := c.g.node(kind, []string{c.get(x, l), c.get(y, l)}, c.tmp(out, l))
 	return c.set(out, l, z, act)
 }
@@ -334,6 +350,10 @@ func (c *converter) unary(op *tflite.Operator) error {
 		y = c.g.node("Sqrt", []string{xn}, c.tmp(out, l))
 	case tflite.OpNeg:
 		y = c.g.node("Neg", []string{xn}, c.tmp(out, l))
+	case tflite.OpLog:
+		y = c.g.node("Log", []string{xn}, c.tmp(out, l))
+	case tflite.OpSquare:
+		y = c.g.node("Mul", []string{xn, xn}, c.tmp(out, l))
 	case tflite.OpRsqrt:
 		s := c.g.node("Sqrt", []string{xn}, c.g.name(xn+"_sqrt"))
 		y = c.g.node("Reciprocal", []string{s}, c.tmp(out, l))
@@ -479,6 +499,7 @@ func (c *converter) concatenation(op *tflite.Operator) error {
 	return c.set(out, l, y, o.Activation)
 }
 
+// mean handles MEAN, SUM, REDUCE_MAX and REDUCE_MIN.
 func (c *converter) mean(op *tflite.Operator) error {
 	out, err := c.args(op, 2, 1)
 	if err != nil {
@@ -530,7 +551,15 @@ func (c *converter) mean(op *tflite.Operator) error {
 	if keep {
 		k = 1
 	}
-	y := c.g.node("ReduceMean", []string{c.get(x, l)}, c.tmp(out, outL), attrInts("axes", onnxAxes...), attrInt("keepdims", k))
+	var y string
+	if len(onnxAxes) == 0 { // TFLite reduces over nothing: a copy
+		y = c.g.node("Identity", []string{c.get(x, l)}, c.tmp(out, outL))
+	} else if b := c.builtin(op); b == tflite.OpSum { // opset 13+: axes is an input
+		y = c.g.node("ReduceSum", []string{c.get(x, l), c.g.int64s(c.baseName(out, outL)+"_axes", onnxAxes...)}, c.tmp(out, outL), attrInt("keepdims", k))
+	} else {
+		kind := map[tflite.Builtin]string{tflite.OpMean: "ReduceMean", tflite.OpReduceMax: "ReduceMax", tflite.OpReduceMin: "ReduceMin"}[b]
+		y = c.g.node(kind, []string{c.get(x, l)}, c.tmp(out, outL), attrInts("axes", onnxAxes...), attrInt("keepdims", k))
+	}
 	return c.set(out, outL, y, tflite.ActNone)
 }
 
@@ -810,6 +839,132 @@ func (c *converter) softmax(op *tflite.Operator) error {
 	}
 	y := c.g.node("Softmax", []string{xn}, c.tmp(out, nhwc), attrInt("axis", -1))
 	return c.set(out, nhwc, y, tflite.ActNone)
+}
+
+func (c *converter) batchMatMul(op *tflite.Operator) error {
+	out, err := c.args(op, 2, 1)
+	if err != nil {
+		return err
+	}
+	adjX, adjY, err := op.BatchMatMulAdjoint()
+	if err != nil {
+		return err
+	}
+	x, y := c.in(op, 0), c.in(op, 1)
+	if len(x.shape) < 2 || len(y.shape) < 2 {
+		return fmt.Errorf("%w: BATCH_MATMUL of shapes %v and %v", tflite.ErrMalformed, x.shape, y.shape)
+	}
+	// adjoint: swap the last two dimensions
+	swap := func(v *value, name string) string {
+		perm := make([]int64, len(v.shape))
+		for i := range perm {
+			perm[i] = int64(i)
+		}
+		n := len(perm)
+		perm[n-2], perm[n-1] = perm[n-1], perm[n-2]
+		return c.g.node("Transpose", []string{name}, c.g.name(name+"_adj"), attrInts("perm", perm...))
+	}
+	xn, yn := c.get(x, nhwc), c.get(y, nhwc)
+	if adjX {
+		xn = swap(x, xn)
+	}
+	if adjY {
+		yn = swap(y, yn)
+	}
+	return c.set(out, nhwc, c.g.node("MatMul", []string{xn, yn}, c.tmp(out, nhwc)), tflite.ActNone)
+}
+
+func (c *converter) gather(op *tflite.Operator) error {
+	out, err := c.args(op, 2, 1)
+	if err != nil {
+		return err
+	}
+	o, err := op.Gather()
+	if err != nil {
+		return err
+	}
+	if o.BatchDims != 0 {
+		return fmt.Errorf("%w: GATHER with batch_dims %d", ErrUnsupported, o.BatchDims)
+	}
+	x, idx := c.in(op, 0), c.in(op, 1)
+	axis := int64(o.Axis)
+	if axis < 0 {
+		axis += int64(len(x.shape))
+	}
+	if axis < 0 || axis >= int64(len(x.shape)) {
+		return fmt.Errorf("%w: GATHER axis %d of rank %d", tflite.ErrMalformed, o.Axis, len(x.shape))
+	}
+	y := c.g.node("Gather", []string{c.get(x, nhwc), c.get(idx, nhwc)}, c.tmp(out, nhwc), attrInt("axis", axis))
+	return c.set(out, nhwc, y, tflite.ActNone)
+}
+
+func (c *converter) slice(op *tflite.Operator) error {
+	out, err := c.args(op, 3, 1)
+	if err != nil {
+		return err
+	}
+	x := c.in(op, 0)
+	begin, err1 := constInts(c.in(op, 1), "begin")
+	size, err2 := constInts(c.in(op, 2), "size")
+	if err := firstErr(err1, err2); err != nil {
+		return err
+	}
+	if len(begin) != len(x.shape) || len(size) != len(x.shape) {
+		return fmt.Errorf("%w: SLICE begin %v and size %v for shape %v", tflite.ErrMalformed, begin, size, x.shape)
+	}
+	ends := make([]int64, len(size))
+	for i, s := range size {
+		if s < 0 { // -1: to the end
+			ends[i] = x.shape[i]
+		} else {
+			ends[i] = begin[i] + s
+		}
+	}
+	base := c.baseName(out, nhwc)
+	y := c.g.node("Slice", []string{c.get(x, nhwc), c.g.int64s(base+"_starts", begin...), c.g.int64s(base+"_ends", ends...)}, c.tmp(out, nhwc))
+	return c.set(out, nhwc, y, tflite.ActNone)
+}
+
+// gelu writes GELU with elementwise nodes (ONNX has Gelu only from opset 20).
+func (c *converter) gelu(op *tflite.Operator) error {
+	out, err := c.args(op, 1, 1)
+	if err != nil {
+		return err
+	}
+	approx, err := op.GeluApproximate()
+	if err != nil {
+		return err
+	}
+	x := c.in(op, 0)
+	l := c.pickLayout(out, x)
+	xn := c.get(x, l)
+	base := c.baseName(out, l)
+	var inner string
+	if approx { // tanh(sqrt(2/pi) * (x + 0.044715 x^3))
+		x3 := c.g.node("Mul", []string{xn, c.g.node("Mul", []string{xn, xn}, c.g.name(base+"_x2"))}, c.g.name(base+"_x3"))
+		s := c.g.node("Add", []string{xn, c.g.node("Mul", []string{x3, c.scalar(0.044715)}, c.g.name(base+"_cx3"))}, c.g.name(base+"_sum"))
+		inner = c.g.node("Tanh", []string{c.g.node("Mul", []string{s, c.scalar(float32(math.Sqrt(2 / math.Pi)))}, c.g.name(base+"_scaled"))}, c.g.name(base+"_tanh"))
+	} else { // erf(x / sqrt(2))
+		inner = c.g.node("Erf", []string{c.g.node("Mul", []string{xn, c.scalar(float32(1 / math.Sqrt2))}, c.g.name(base+"_scaled"))}, c.g.name(base+"_erf"))
+	}
+	half := c.g.node("Mul", []string{xn, c.scalar(0.5)}, c.g.name(base+"_half"))
+	y := c.g.node("Mul", []string{half, c.g.node("Add", []string{inner, c.scalar(1)}, c.g.name(base+"_1p"))}, c.tmp(out, l))
+	return c.set(out, l, y, tflite.ActNone)
+}
+
+func (c *converter) cast(op *tflite.Operator) error {
+	out, err := c.args(op, 1, 1)
+	if err != nil {
+		return err
+	}
+	x := c.in(op, 0)
+	to := onnxDType(out.internalType())
+	if to == onnxpb.TensorProto_UNDEFINED || x.quant != nil || out.quant != nil {
+		return fmt.Errorf("%w: CAST from %s to %s", ErrUnsupported, x.typ, out.typ)
+	}
+	l := c.pickLayout(out, x)
+	y := c.g.node("Cast", []string{c.get(x, l)}, c.tmp(out, l), attrInt("to", int64(to)))
+	return c.set(out, l, y, tflite.ActNone)
 }
 
 func firstErr(errs ...error) error {

@@ -132,7 +132,9 @@ func TestOperators(t *testing.T) {
 		}(), []float32{1, 2, 3, 4}, []float32{2, 4, 6, 8}},
 		{"concatenation on channels after convolutions", func() *tfl {
 			m := unaryModel(tflite.OpConv2D, []int32{1, 1, 2, 2}, []int32{1, 1, 2, 1}, uConv2D, []optField{ob(0, 1), oi(1, 1), oi(2, 1)},
-				func(m *tfl) []int32 { return []int32{m.f32("w", []int32{1, 1, 1, 2}, 1, 10), m.f32("b", []int32{1}, 0)} })
+				func(m *tfl) []int32 {
+					return []int32{m.f32("w", []int32{1, 1, 1, 2}, 1, 10), m.f32("b", []int32{1}, 0)}
+				})
 			y := m.outputs[0]
 			z := m.f32("z", []int32{1, 1, 2, 3})
 			m.op(tflite.OpConcatenation, []int32{y, m.inputs[0]}, []int32{z}, uConcat, oi(0, -1))
@@ -150,6 +152,46 @@ func TestOperators(t *testing.T) {
 			m.outputs = []int32{z}
 			return m
 		}(), []float32{2, 4}, []float32{3, 0}},
+		{"batch matmul adj_y", unaryModel(tflite.OpBatchMatMul, []int32{1, 2, 3}, []int32{1, 2, 1}, 101, []optField{ob(1, 1)}, func(m *tfl) []int32 {
+			return []int32{m.f32("y", []int32{1, 1, 3}, 1, 0, -1)}
+		}), seq(6, 1), []float32{-2, -2}},
+		{"gather rows", unaryModel(tflite.OpGather, []int32{3, 2}, []int32{2, 2}, 23, []optField{oi(0, 0)}, func(m *tfl) []int32 {
+			return []int32{m.i32("idx", []int32{2}, 2, 0)}
+		}), seq(6, 0), []float32{4, 5, 0, 1}},
+		{"slice to the end", unaryModel(tflite.OpSlice, []int32{3, 4}, []int32{2, 3}, 0, nil, func(m *tfl) []int32 {
+			return []int32{m.i32("begin", []int32{2}, 1, 1), m.i32("size", []int32{2}, 2, -1)}
+		}), seq(12, 0), []float32{5, 6, 7, 9, 10, 11}},
+		{"sum over channels", unaryModel(tflite.OpSum, []int32{1, 2, 2, 2}, []int32{1, 2, 2}, uReduce, []optField{ob(0, 0)}, func(m *tfl) []int32 {
+			return []int32{m.i32("axes", []int32{1}, -1)}
+		}), seq(8, 1), []float32{3, 7, 11, 15}},
+		{"reduce max over H and W", unaryModel(tflite.OpReduceMax, []int32{1, 2, 2, 2}, []int32{1, 2}, uReduce, []optField{ob(0, 0)}, func(m *tfl) []int32 {
+			return []int32{m.i32("axes", []int32{2}, 1, 2)}
+		}), seq(8, 1), []float32{7, 8}},
+		{"gelu", unaryModel(tflite.OpGelu, []int32{3}, []int32{3}, 116, []optField{ob(0, 0)}, nil),
+			[]float32{0, 1, -1}, []float32{0, 0.8413447, -0.1586553}}, // x * Phi(x)
+		{"gelu tanh approximation", unaryModel(tflite.OpGelu, []int32{2}, []int32{2}, 116, []optField{ob(0, 1)}, nil),
+			[]float32{0, 1}, []float32{0, float32(0.5 * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(1+0.044715))))}},
+		{"squared difference", unaryModel(tflite.OpSquaredDifference, []int32{2}, []int32{2}, 0, nil, func(m *tfl) []int32 {
+			return []int32{m.f32("c", []int32{2}, 3, 3)}
+		}), []float32{1, 5}, []float32{4, 4}},
+		{"pow", unaryModel(tflite.OpPow, []int32{2}, []int32{2}, 0, nil, func(m *tfl) []int32 {
+			return []int32{m.f32("c", []int32{2}, 3, 2)}
+		}), []float32{2, 3}, []float32{8, 9}},
+		{"log and square", func() *tfl {
+			m := unaryModel(tflite.OpLog, []int32{2}, []int32{2}, 0, nil, nil)
+			z := m.f32("z", []int32{2})
+			m.op(tflite.OpSquare, []int32{m.outputs[0]}, []int32{z}, 0)
+			m.outputs = []int32{z}
+			return m
+		}(), []float32{1, float32(math.E * math.E)}, []float32{0, 4}},
+		{"cast truncates toward zero", func() *tfl {
+			m := &tfl{}
+			x := m.f32("x", []int32{3})
+			y := m.tensor("y", tflite.Int32, []int32{3}, nil)
+			m.op(tflite.OpCast, []int32{x}, []int32{y}, 0)
+			m.inputs, m.outputs = []int32{x}, []int32{y}
+			return m
+		}(), []float32{1.7, -1.7, 3}, []float32{1, -1, 3}},
 		{"depth to space is DCR", unaryModel(tflite.OpDepthToSpace, []int32{1, 1, 1, 8}, []int32{1, 2, 2, 2}, uD2S, []optField{oi(0, 2)}, nil),
 			seq(8, 0), seq(8, 0)},
 		{"mean over H and W", unaryModel(tflite.OpMean, []int32{1, 2, 2, 2}, []int32{1, 2}, uReduce, []optField{ob(0, 0)}, func(m *tfl) []int32 {
@@ -190,8 +232,8 @@ func TestOperators(t *testing.T) {
 				t.Fatalf("output shape %v, want %v", got[0].shape, wantShape)
 			}
 			for i := range tc.want {
-				if math.Abs(float64(got[0].f32[i]-tc.want[i])) > 1e-5 {
-					t.Fatalf("got %v, want %v", got[0].f32, tc.want)
+				if math.Abs(float64(got[0].floats()[i]-tc.want[i])) > 1e-5 {
+					t.Fatalf("got %v, want %v", got[0].floats(), tc.want)
 				}
 			}
 		})

@@ -19,12 +19,19 @@ type tensor struct {
 	f32   []float32
 	i8    []int8
 	u8    []uint8
+	i32   []int32
 }
 
 func (t tensor) floats() []float32 {
 	switch {
 	case t.f32 != nil:
 		return t.f32
+	case t.i32 != nil:
+		f := make([]float32, len(t.i32))
+		for i, v := range t.i32 {
+			f[i] = float32(v)
+		}
+		return f
 	case t.i8 != nil:
 		f := make([]float32, len(t.i8))
 		for i, v := range t.i8 {
@@ -118,6 +125,8 @@ func runSession(s *runtime.Session, ins []tensor) ([]tensor, error) {
 			r.i8 = append([]int8{}, x.GetData()...)
 		case *ort.Tensor[uint8]:
 			r.u8 = append([]uint8{}, x.GetData()...)
+		case *ort.Tensor[int32]:
+			r.i32 = append([]int32{}, x.GetData()...)
 		default:
 			return nil, fmt.Errorf("output of type %T", o)
 		}

@@ -244,3 +244,40 @@ func (op *Operator) LeakyReluAlpha() (float32, error) {
 	}
 	return t.float32(0, 0)
 }
+
+// GatherOptions are the options of GATHER.
+type GatherOptions struct {
+	Axis, BatchDims int32
+}
+
+// Gather decodes GATHER options.
+func (op *Operator) Gather() (o GatherOptions, err error) {
+	t, ok, err := op.opts(optGather, "GatherOptions")
+	if !ok {
+		return o, err
+	}
+	var r reader
+	o.Axis = r.i32(t, 0, 0)
+	o.BatchDims = r.i32(t, 1, 0)
+	return o, r.err
+}
+
+// BatchMatMulAdjoint decodes BATCH_MATMUL's adj_x and adj_y.
+func (op *Operator) BatchMatMulAdjoint() (adjX, adjY bool, err error) {
+	t, ok, err := op.opts(optBatchMatMul, "BatchMatMulOptions")
+	if !ok {
+		return false, false, err
+	}
+	var r reader
+	adjX, adjY = r.u8(t, 0, 0) != 0, r.u8(t, 1, 0) != 0
+	return adjX, adjY, r.err
+}
+
+// GeluApproximate decodes GELU's approximate flag (tanh form when set).
+func (op *Operator) GeluApproximate() (bool, error) {
+	t, ok, err := op.opts(optGelu, "GeluOptions")
+	if !ok {
+		return false, err
+	}
+	return t.bool(0)
+}

@@ -257,3 +257,25 @@ const (
 )
 
 const optLeakyRelu = 75
+
+// Operators common in users' models (transformers, sign recognisers).
+const (
+	OpGather            Builtin = 36
+	OpCast              Builtin = 53
+	OpSlice             Builtin = 65
+	OpLog               Builtin = 73
+	OpSum               Builtin = 74
+	OpPow               Builtin = 78
+	OpReduceMax         Builtin = 82
+	OpReduceMin         Builtin = 89
+	OpSquare            Builtin = 92
+	OpSquaredDifference Builtin = 99
+	OpBatchMatMul       Builtin = 126
+	OpGelu              Builtin = 150
+)
+
+const (
+	optGather      = 23
+	optBatchMatMul = 101
+	optGelu        = 116
+)
