@@ -444,3 +444,78 @@ func TestAmbiguityProbeRuns(t *testing.T) {
 		}
 	}
 }
+
+// wristSpeeds returns per-frame wrist speeds in shoulder widths per second, and the
+// share of frames (per hand) in which a hand is present.
+func wristSpeeds(fr [][numPoints][3]float32, conf [][numPoints]float32, fps float64) (speeds []float64, present float64) {
+	n := 0
+	for i := range fr {
+		l, r := fr[i][11], fr[i][12]
+		sw := math.Max(1, math.Hypot(float64(l[0]-r[0]), float64(l[1]-r[1])))
+		for _, off := range []int{leftOff, rightOff} {
+			if conf[i][off] == 0 {
+				continue
+			}
+			n++
+			if i > 0 && conf[i-1][off] > 0 {
+				a, b := fr[i][off], fr[i-1][off]
+				speeds = append(speeds, math.Hypot(float64(a[0]-b[0]), float64(a[1]-b[1]))/sw*fps)
+			}
+		}
+	}
+	return speeds, float64(n) / float64(2*len(fr))
+}
+
+func quantile(xs []float64, q float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[int(q*float64(len(s)-1))]
+}
+
+// TestMovesLikeRealSigners compares hand speeds and hand presence with the real signing
+// in the shared pose samples: the synthetic signer's pooled median and 90th-percentile
+// wrist speeds, and its share of frames with hands, lie within the real clips' range.
+func TestMovesLikeRealSigners(t *testing.T) {
+	dir := shareddata.Dir(t, "pose-samples")
+	lo := [3]float64{math.Inf(1), math.Inf(1), math.Inf(1)}
+	hi := [3]float64{math.Inf(-1), math.Inf(-1), math.Inf(-1)}
+	for _, name := range []string{"0ff215ef4f1f111e217e2cefee0adc77.pose", "7bd6dd48722def3cf84258b96371cb1e.pose", "84322c38ff23406f222641da30d0a49b.pose", "mediapipe.pose", "mediapipe_long.pose"} {
+		f, err := poseformat.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fr, conf, _, _, err := f.Holistic(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sp, pr := wristSpeeds(fr, conf, float64(f.FPS))
+		for k, v := range [3]float64{quantile(sp, 0.5), quantile(sp, 0.9), pr} {
+			lo[k], hi[k] = math.Min(lo[k], v), math.Max(hi[k], v)
+		}
+	}
+	g, err := NewGenerator(Config{Dialogues: 1, Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []float64
+	frames, present := 0, 0.0
+	for i := 0; i < 6; i++ {
+		_, clips := g.Dialogue(i)
+		for _, c := range clips {
+			if c != nil {
+				sp, pr := wristSpeeds(c.Points, c.Conf, 30)
+				all = append(all, sp...)
+				present += pr * float64(len(c.Points))
+				frames += len(c.Points)
+			}
+		}
+	}
+	got := [3]float64{quantile(all, 0.5), quantile(all, 0.9), present / float64(frames)}
+	for k, name := range []string{"median wrist speed", "90th percentile wrist speed", "share of frames with a hand"} {
+		if got[k] < lo[k] || got[k] > hi[k] {
+			t.Errorf("%s: synthetic %.2f, real clips %.2f..%.2f", name, got[k], lo[k], hi[k])
+		}
+	}
+	t.Logf("synthetic vs real: median speed %.2f (%.2f..%.2f), p90 %.2f (%.2f..%.2f) shoulder widths/s, hands present %.2f (%.2f..%.2f)",
+		got[0], lo[0], hi[0], got[1], lo[1], hi[1], got[2], lo[2], hi[2])
+}
