@@ -1,10 +1,17 @@
 package convert
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"scope/models/convert/tflite"
+	"scope/tools/mpref/mpref"
 )
 
 // Options union members of schema.fbs's BuiltinOptions, for the test models.
@@ -60,16 +67,17 @@ func unaryModel(code tflite.Builtin, inShape, outShape []int32, optType uint8, o
 	return m
 }
 
-// TestOperators converts one-operator models and checks ONNX Runtime's results against
-// values worked out by hand.
-func TestOperators(t *testing.T) {
+// opCase is a small model, its input and the output worked out by hand.
+type opCase struct {
+	name  string
+	model *tfl
+	in    []float32
+	want  []float32
+}
+
+func operatorCases() []opCase {
 	ones9 := fill(9, 1)
-	cases := []struct {
-		name  string
-		model *tfl
-		in    []float32
-		want  []float32
-	}{
+	return []opCase{
 		{"conv SAME stride 2 pads only after", unaryModel(tflite.OpConv2D, []int32{1, 4, 4, 1}, []int32{1, 2, 2, 1}, uConv2D,
 			[]optField{ob(0, 0), oi(1, 2), oi(2, 2)}, func(m *tfl) []int32 {
 				return []int32{m.f32("w", []int32{1, 3, 3, 1}, ones9...), m.f32("b", []int32{1}, 0)}
@@ -219,7 +227,12 @@ func TestOperators(t *testing.T) {
 			return []int32{m.i32("shape", []int32{2}, 1, 4)}
 		}), []float32{1, 2, 3, 4}, []float32{1, 2, 3, 4}},
 	}
-	for _, tc := range cases {
+}
+
+// TestOperators converts one-operator models and checks ONNX Runtime's results against
+// values worked out by hand.
+func TestOperators(t *testing.T) {
+	for _, tc := range operatorCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			data, _, err := ConvertBytes(tc.model.bytes())
 			if err != nil {
@@ -250,4 +263,56 @@ func equalInts(a, b []int64) bool {
 		}
 	}
 	return true
+}
+
+// TestOperatorsOnLiteRT runs the same models on LiteRT, so the hand-worked values (and
+// the schema facts the test models are written with) are checked against TFLite itself.
+func TestOperatorsOnLiteRT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs LiteRT in Chromium")
+	}
+	env, err := mpref.Locate()
+	if err != nil {
+		if errors.Is(err, mpref.ErrNotSetUp) && os.Getenv("CI") != "true" {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	cases := operatorCases()
+	dir := t.TempDir()
+	var runs []mpref.ModelRun
+	for k, tc := range cases {
+		path := filepath.Join(dir, fmt.Sprintf("op%d.tflite", k))
+		if err := os.WriteFile(path, tc.model.bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		shape := tc.model.tensors[tc.model.inputs[0]].shape
+		runs = append(runs, mpref.ModelRun{Model: path, Runs: [][]mpref.Tensor{{{DType: mpref.Float32, Shape: ints(shape64(shape)), Float32: tc.in}}}})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	res, err := env.RunLiteRT(ctx, runs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, tc := range cases {
+		out := res[k].RunOutputs[0][0]
+		got := out.Float32
+		if out.DType == mpref.Int32 {
+			got = make([]float32, len(out.Int32))
+			for i, v := range out.Int32 {
+				got[i] = float32(v)
+			}
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: LiteRT gave %d values, want %d", tc.name, len(got), len(tc.want))
+			continue
+		}
+		for i := range got {
+			if math.Abs(float64(got[i]-tc.want[i])) > 1e-5 {
+				t.Errorf("%s: LiteRT gave %v, the hand-worked values are %v", tc.name, got, tc.want)
+				break
+			}
+		}
+	}
 }
