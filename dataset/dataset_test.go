@@ -110,14 +110,11 @@ func TestImportCSV(t *testing.T) {
 	src := t.TempDir()
 	writePose(t, filepath.Join(src, "clip1.pose"), 100)
 	writePose(t, filepath.Join(src, "clip2.pose"), 50)
-	csv := "video,start,end,glosses,text,dialogue_id,turn,signer_id\n" +
-		",,,,\"Good morning, how can I help?\",dlg1,0,anna\n" +
-		"clip1.mp4,0.0,2.0,IX-1 PAIN HEAD,My head hurts.,dlg1,1,anna\n" +
-		",,,,Since when?,dlg1,2,anna\n" +
-		"clip1.mp4,2.0,4.0,SINCE-YESTERDAY,Since yesterday.,dlg1,3,anna\n" +
-		"clip2.pose,,,HELLO,Hello.,dlg2,0,ben\n" +
-		"clip2.pose,,,THANK-YOU,Thanks.,dlg3,0,carla\n" +
-		"clip2.pose,,,GOODBYE,Bye.,dlg4,0,dora\n"
+	fixture, err := os.ReadFile(filepath.Join("..", "testdata", "synth", "annotations.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	csv := string(fixture)
 	ann := filepath.Join(src, "ann.csv")
 	if err := os.WriteFile(ann, []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
