@@ -36,10 +36,11 @@ func (d *Dataset) LoadTurn(e *Entry) (*Turn, error) {
 		if t.FPS <= 0 {
 			return nil, fmt.Errorf("entry %q: %s has fps %g, so start/end cannot be turned into frames", e.ID, file, t.FPS)
 		}
-		a := int(math.Floor(e.Start * t.FPS))
+		// [round(start*fps), round(end*fps)), as train/slr reads it too.
+		a := min(len(pts), int(math.Floor(e.Start*t.FPS+0.5)))
 		b := len(pts)
 		if e.End > 0 {
-			b = min(b, int(math.Ceil(e.End*t.FPS)))
+			b = min(b, int(math.Floor(e.End*t.FPS+0.5)))
 		}
 		if a >= b {
 			return nil, fmt.Errorf("entry %q: start %.2f s / end %.2f s select no frames of the %d in %s (%.2f s)", e.ID, e.Start, e.End, len(pts), file, float64(len(pts))/t.FPS)
