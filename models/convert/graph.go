@@ -31,8 +31,7 @@ func (g *graph) name(base string) string {
 	return n
 }
 
-// node appends a node and returns its (first) output name. outs are the output names,
-// made unique from their bases unless exact.
+// node appends a node with one output, out (a name from g.name), and returns out.
 func (g *graph) node(op string, inputs []string, out string, attrs ...*onnxpb.AttributeProto) string {
 	g.nodes = append(g.nodes, &onnxpb.NodeProto{
 		OpType:    &op,
