@@ -121,9 +121,10 @@ func Compare(ours []pose.Frame, ref []mpref.HolisticFrame) ([4]Part, error) {
 	return parts, nil
 }
 
-// ExtractFrames writes the first n frames of a video as PNG files f00001.png, ... into
-// dir (lossless, so both pipelines see the same pixels) and returns their paths.
-func ExtractFrames(video string, n int, dir string) ([]string, error) {
+// ExtractFrames writes n frames of a video, after skipping the first skip, as PNG files
+// f00001.png, ... into dir (lossless, so both pipelines see the same pixels) and returns
+// their paths.
+func ExtractFrames(video string, skip, n int, dir string) ([]string, error) {
 	vc, err := gocv.VideoCaptureFile(video)
 	if err != nil {
 		return nil, fmt.Errorf("opening video %s: %w", video, err)
@@ -131,6 +132,11 @@ func ExtractFrames(video string, n int, dir string) ([]string, error) {
 	defer vc.Close()
 	m := gocv.NewMat()
 	defer m.Close()
+	for i := 0; i < skip; i++ {
+		if !vc.Read(&m) || m.Empty() {
+			return nil, fmt.Errorf("video %s has only %d frames, cannot skip %d", video, i, skip)
+		}
+	}
 	var out []string
 	for len(out) < n && vc.Read(&m) && !m.Empty() {
 		p := filepath.Join(dir, fmt.Sprintf("f%05d.png", len(out)+1))
@@ -169,8 +175,9 @@ func RunOurs(ctx context.Context, p *pose.Pipeline, images []string, interval ti
 type Options struct {
 	Complexity string   // lite, full, heavy
 	Images     []string // compared each alone (static mode)
-	Video      string   // and the first Frames frames of this video (video mode)
+	Video      string   // and Frames frames of this video (video mode), after skipping Skip
 	Frames     int
+	Skip       int
 	Threads    int
 	Log        io.Writer // progress, may be nil
 }
@@ -218,7 +225,7 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 			return res, err
 		}
 		defer os.RemoveAll(dir)
-		frames, err := ExtractFrames(opt.Video, opt.Frames, dir)
+		frames, err := ExtractFrames(opt.Video, opt.Skip, opt.Frames, dir)
 		if err != nil {
 			return res, err
 		}
