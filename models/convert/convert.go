@@ -101,7 +101,11 @@ func Convert(m *tflite.Model) (*onnxpb.ModelProto, error) {
 	}
 	// Public names are reserved first, so no inner value takes them.
 	for _, i := range append(append([]int32{}, c.sg.Inputs...), c.sg.Outputs...) {
-		c.g.used[c.sg.Tensors[i].Name] = true
+		name := c.sg.Tensors[i].Name
+		if name == "" || c.g.used[name] {
+			return nil, fmt.Errorf("%w: model input or output tensor %d has the name %q, empty or shared with another", ErrUnsupported, i, name)
+		}
+		c.g.used[name] = true
 	}
 	for i := range c.sg.Tensors {
 		v, err := c.newValue(int32(i))
@@ -127,12 +131,7 @@ func Convert(m *tflite.Model) (*onnxpb.ModelProto, error) {
 			return nil, err
 		}
 	}
-	seen := map[string]bool{}
 	for _, i := range c.sg.Outputs {
-		if seen[c.vals[i].name] {
-			return nil, fmt.Errorf("%w: output %q is listed twice", ErrUnsupported, c.vals[i].name)
-		}
-		seen[c.vals[i].name] = true
 		out, err := c.output(c.vals[i])
 		if err != nil {
 			return nil, err

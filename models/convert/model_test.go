@@ -220,3 +220,24 @@ func TestCached(t *testing.T) {
 		t.Errorf("missing model: got %v", err)
 	}
 }
+
+// TestGraphErrors checks models that parse but cannot be converted as they stand.
+func TestGraphErrors(t *testing.T) {
+	// The second operator reads a tensor nothing computes.
+	m := &tfl{}
+	x, y, z, w := m.f32("x", []int32{1, 4}), m.f32("y", []int32{1, 4}), m.f32("z", []int32{1, 4}), m.f32("w", []int32{1, 4})
+	m.op(tflite.OpRelu, []int32{x}, []int32{y}, 0)
+	m.op(tflite.OpAdd, []int32{y, w}, []int32{z}, uAdd)
+	m.inputs, m.outputs = []int32{x}, []int32{z}
+	if _, _, err := ConvertBytes(m.bytes()); !errors.Is(err, tflite.ErrMalformed) || !strings.Contains(err.Error(), "before any operator computes it") {
+		t.Errorf("uncomputed tensor: got %v", err)
+	}
+	// An input and an output with one name.
+	m = &tfl{}
+	x, y = m.f32("same", []int32{1, 4}), m.f32("same", []int32{1, 4})
+	m.op(tflite.OpRelu, []int32{x}, []int32{y}, 0)
+	m.inputs, m.outputs = []int32{x}, []int32{y}
+	if _, _, err := ConvertBytes(m.bytes()); !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), `"same"`) {
+		t.Errorf("shared name: got %v", err)
+	}
+}

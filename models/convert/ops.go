@@ -71,6 +71,12 @@ func init() {
 
 func (c *converter) operator(op *tflite.Operator) error {
 	code := c.m.OperatorCodes[op.OpcodeIndex]
+	for _, i := range op.Inputs {
+		if i >= 0 && c.vals[i].konst == nil && c.vals[i].names == [2]string{} {
+			return fmt.Errorf("%w: %s at operator %d reads tensor %d (%s) before any operator computes it",
+				tflite.ErrMalformed, code.Name(), c.op, i, c.vals[i].name)
+		}
+	}
 	h := handlers[code.Builtin]
 	if err := h(c, op); err != nil {
 		return fmt.Errorf("%s at operator %d: %w", code.Name(), c.op, err)
