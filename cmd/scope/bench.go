@@ -7,6 +7,7 @@ func benchSubcommands() []subcommand {
 	return []subcommand{
 		{"pose", "Holistic keypoints: frames/s and per-stage latency, lite and full, beside MediaPipe's own (`--compare`: landmark error)", benchPose},
 		{"slr", "recogniser latency per segment (features, ONNX model, beam search)", benchSLR},
+		{"slt", "translator first-token latency and tokens/s, Q4_0 and F16, beside llama.cpp through node-llama-cpp", benchSLT},
 	}
 }
 

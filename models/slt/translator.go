@@ -37,6 +37,17 @@ type Config struct {
 	Log          *slog.Logger
 }
 
+// ContextParams are the llama.cpp context settings of cfg. Flash attention stays off unless the
+// KV cache is quantised (which needs it): on CPU it made short prompts slower (measured: 18 ms
+// against 30 ms for 150 tokens of a 3-layer model).
+func ContextParams(cfg Config) llamacpp.ContextParams {
+	fa := -1
+	if cfg.KV == llamacpp.KVQ8_0 || cfg.KV == llamacpp.KVQ4_0 {
+		fa = 1
+	}
+	return llamacpp.ContextParams{Context: cfg.Context, Threads: cfg.Threads, BatchThreads: cfg.BatchThreads, KV: cfg.KV, FlashAttention: fa}
+}
+
 // Translator turns gloss hypotheses into text. See the package documentation.
 type Translator struct {
 	cfg      Config
@@ -96,7 +107,7 @@ func Open(cfg Config) (_ *Translator, err error) {
 	if cfg.MaxTokens >= cfg.Context/2 {
 		return nil, fmt.Errorf("slt: max tokens %d leaves too little of the %d-token context for the prompt", cfg.MaxTokens, cfg.Context)
 	}
-	if t.ctx, err = llamacpp.NewContext(t.model, llamacpp.ContextParams{Context: cfg.Context, Threads: cfg.Threads, BatchThreads: cfg.BatchThreads, KV: cfg.KV}); err != nil {
+	if t.ctx, err = llamacpp.NewContext(t.model, ContextParams(cfg)); err != nil {
 		return nil, err
 	}
 	t.sampler = llamacpp.NewSampler(llamacpp.SamplerParams{})

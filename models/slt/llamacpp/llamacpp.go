@@ -412,6 +412,8 @@ type ContextParams struct {
 	BatchThreads int // threads for prompt batches; 0 means Threads
 	Embeddings   bool
 	KV           KVType
+	// FlashAttention: 0 lets llama.cpp choose, 1 forces it on, -1 off (quantised KV needs it).
+	FlashAttention int
 }
 
 // Context is a KV cache and compute state for one model.
@@ -471,6 +473,12 @@ func NewContext(m *Model, cp ContextParams) (*Context, error) {
 	case KVF32:
 		p.type_k, p.type_v = C.GGML_TYPE_F32, C.GGML_TYPE_F32
 		p.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_DISABLED // its CPU kernel rounds Q to F16
+	}
+	switch cp.FlashAttention {
+	case 1:
+		p.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_ENABLED
+	case -1:
+		p.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_DISABLED
 	}
 	if cp.KV == KVQ8_0 || cp.KV == KVQ4_0 {
 		p.flash_attn_type = C.LLAMA_FLASH_ATTN_TYPE_ENABLED // quantised V needs flash attention
