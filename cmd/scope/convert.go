@@ -20,10 +20,12 @@ ONNX Runtime. Inputs and outputs keep their names and NHWC layout.
                                        models) into OUTDIR (default: $SCOPE_CACHE/onnx)
 
 An operator without an ONNX equivalent is reported as "unsupported: <op> at operator <n>".
+Supported operators: %s.
 `
 
 func cmdConvert(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "convert", "[--verbose] in.tflite [out.onnx] | --all [DIR [OUTDIR]]", convertDescription)
+	fs := newFlags(a, "convert", "[--verbose] in.tflite [out.onnx] | --all [DIR [OUTDIR]]",
+		fmt.Sprintf(convertDescription, strings.Join(convert.SupportedOperators(), ", ")))
 	all := fs.Bool("all", false, "convert every .tflite file of a folder")
 	verbose := fs.Bool("verbose", false, "print each model's operator histogram, inputs and outputs")
 	if err := parseFlags(a, fs, args); err != nil {

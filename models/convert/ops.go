@@ -3,6 +3,7 @@ package convert
 import (
 	"fmt"
 	"math"
+	"sort"
 
 	"scope/models/convert/onnxpb"
 	"scope/models/convert/tflite"
@@ -11,62 +12,58 @@ import (
 type handler func(c *converter, op *tflite.Operator) error
 
 // handlers maps each supported builtin operator to its conversion.
-var handlers map[tflite.Builtin]handler
-
-func init() {
-	handlers = map[tflite.Builtin]handler{
-		tflite.OpConv2D:            (*converter).conv2D,
-		tflite.OpDepthwiseConv2D:   (*converter).depthwiseConv2D,
-		tflite.OpMaxPool2D:         (*converter).pool,
-		tflite.OpAveragePool2D:     (*converter).pool,
-		tflite.OpAdd:               (*converter).binary,
-		tflite.OpMul:               (*converter).binary,
-		tflite.OpSub:               (*converter).binary,
-		tflite.OpDiv:               (*converter).binary,
-		tflite.OpPad:               (*converter).pad,
-		tflite.OpPadV2:             (*converter).pad,
-		tflite.OpReshape:           (*converter).reshape,
-		tflite.OpSqueeze:           (*converter).reshape,
-		tflite.OpExpandDims:        (*converter).reshape,
-		tflite.OpConcatenation:     (*converter).concatenation,
-		tflite.OpRelu:              (*converter).unary,
-		tflite.OpRelu6:             (*converter).unary,
-		tflite.OpReluN1To1:         (*converter).unary,
-		tflite.OpLogistic:          (*converter).unary,
-		tflite.OpTanh:              (*converter).unary,
-		tflite.OpHardSwish:         (*converter).unary,
-		tflite.OpExp:               (*converter).unary,
-		tflite.OpAbs:               (*converter).unary,
-		tflite.OpSqrt:              (*converter).unary,
-		tflite.OpRsqrt:             (*converter).unary,
-		tflite.OpNeg:               (*converter).unary,
-		tflite.OpPrelu:             (*converter).prelu,
-		tflite.OpLeakyRelu:         (*converter).leakyRelu,
-		tflite.OpMaximum:           (*converter).binary,
-		tflite.OpMinimum:           (*converter).binary,
-		tflite.OpMean:              (*converter).mean,
-		tflite.OpFullyConnected:    (*converter).fullyConnected,
-		tflite.OpStridedSlice:      (*converter).stridedSlice,
-		tflite.OpDepthToSpace:      (*converter).depthToSpace,
-		tflite.OpResizeBilinear:    (*converter).resizeBilinear,
-		tflite.OpDequantize:        (*converter).dequantize,
-		tflite.OpQuantize:          (*converter).quantize,
-		tflite.OpDensify:           (*converter).densify,
-		tflite.OpSoftmax:           (*converter).softmax,
-		tflite.OpTranspose:         (*converter).transpose,
-		tflite.OpSum:               (*converter).mean,
-		tflite.OpReduceMax:         (*converter).mean,
-		tflite.OpReduceMin:         (*converter).mean,
-		tflite.OpLog:               (*converter).unary,
-		tflite.OpSquare:            (*converter).unary,
-		tflite.OpPow:               (*converter).binary,
-		tflite.OpSquaredDifference: (*converter).binary,
-		tflite.OpBatchMatMul:       (*converter).batchMatMul,
-		tflite.OpGather:            (*converter).gather,
-		tflite.OpSlice:             (*converter).slice,
-		tflite.OpGelu:              (*converter).gelu,
-		tflite.OpCast:              (*converter).cast,
-	}
+var handlers = map[tflite.Builtin]handler{
+	tflite.OpConv2D:            (*converter).conv2D,
+	tflite.OpDepthwiseConv2D:   (*converter).depthwiseConv2D,
+	tflite.OpMaxPool2D:         (*converter).pool,
+	tflite.OpAveragePool2D:     (*converter).pool,
+	tflite.OpAdd:               (*converter).binary,
+	tflite.OpMul:               (*converter).binary,
+	tflite.OpSub:               (*converter).binary,
+	tflite.OpDiv:               (*converter).binary,
+	tflite.OpPad:               (*converter).pad,
+	tflite.OpPadV2:             (*converter).pad,
+	tflite.OpReshape:           (*converter).reshape,
+	tflite.OpSqueeze:           (*converter).reshape,
+	tflite.OpExpandDims:        (*converter).reshape,
+	tflite.OpConcatenation:     (*converter).concatenation,
+	tflite.OpRelu:              (*converter).unary,
+	tflite.OpRelu6:             (*converter).unary,
+	tflite.OpReluN1To1:         (*converter).unary,
+	tflite.OpLogistic:          (*converter).unary,
+	tflite.OpTanh:              (*converter).unary,
+	tflite.OpHardSwish:         (*converter).unary,
+	tflite.OpExp:               (*converter).unary,
+	tflite.OpAbs:               (*converter).unary,
+	tflite.OpSqrt:              (*converter).unary,
+	tflite.OpRsqrt:             (*converter).unary,
+	tflite.OpNeg:               (*converter).unary,
+	tflite.OpPrelu:             (*converter).prelu,
+	tflite.OpLeakyRelu:         (*converter).leakyRelu,
+	tflite.OpMaximum:           (*converter).binary,
+	tflite.OpMinimum:           (*converter).binary,
+	tflite.OpMean:              (*converter).mean,
+	tflite.OpFullyConnected:    (*converter).fullyConnected,
+	tflite.OpStridedSlice:      (*converter).stridedSlice,
+	tflite.OpDepthToSpace:      (*converter).depthToSpace,
+	tflite.OpResizeBilinear:    (*converter).resizeBilinear,
+	tflite.OpDequantize:        (*converter).dequantize,
+	tflite.OpQuantize:          (*converter).quantize,
+	tflite.OpDensify:           (*converter).densify,
+	tflite.OpSoftmax:           (*converter).softmax,
+	tflite.OpTranspose:         (*converter).transpose,
+	tflite.OpSum:               (*converter).mean,
+	tflite.OpReduceMax:         (*converter).mean,
+	tflite.OpReduceMin:         (*converter).mean,
+	tflite.OpLog:               (*converter).unary,
+	tflite.OpSquare:            (*converter).unary,
+	tflite.OpPow:               (*converter).binary,
+	tflite.OpSquaredDifference: (*converter).binary,
+	tflite.OpBatchMatMul:       (*converter).batchMatMul,
+	tflite.OpGather:            (*converter).gather,
+	tflite.OpSlice:             (*converter).slice,
+	tflite.OpGelu:              (*converter).gelu,
+	tflite.OpCast:              (*converter).cast,
 }
 
 func (c *converter) operator(op *tflite.Operator) error {
@@ -980,4 +977,14 @@ func firstErr(errs ...error) error {
 		}
 	}
 	return nil
+}
+
+// SupportedOperators lists the TFLite builtin operators the converter handles, sorted.
+func SupportedOperators() []string {
+	var names []string
+	for b := range handlers {
+		names = append(names, b.String())
+	}
+	sort.Strings(names)
+	return names
 }
