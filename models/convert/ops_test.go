@@ -200,6 +200,33 @@ func operatorCases() []opCase {
 			m.inputs, m.outputs = []int32{x}, []int32{y}
 			return m
 		}(), []float32{1.7, -1.7, 3}, []float32{1, -1, 3}},
+		{"abs", unaryModel(tflite.OpAbs, []int32{2}, []int32{2}, 0, nil, nil), []float32{-2, 3}, []float32{2, 3}},
+		{"exp", unaryModel(tflite.OpExp, []int32{2}, []int32{2}, 0, nil, nil), []float32{0, float32(math.Ln2)}, []float32{1, 2}},
+		{"neg", unaryModel(tflite.OpNeg, []int32{2}, []int32{2}, 0, nil, nil), []float32{1, -2}, []float32{-1, 2}},
+		{"sqrt", unaryModel(tflite.OpSqrt, []int32{2}, []int32{2}, 0, nil, nil), []float32{4, 9}, []float32{2, 3}},
+		{"rsqrt", unaryModel(tflite.OpRsqrt, []int32{2}, []int32{2}, 0, nil, nil), []float32{4, 0.25}, []float32{0.5, 2}},
+		{"tanh", unaryModel(tflite.OpTanh, []int32{2}, []int32{2}, 0, nil, nil), []float32{0, float32(math.Atanh(0.5))}, []float32{0, 0.5}},
+		{"relu_n1_to_1", unaryModel(tflite.OpReluN1To1, []int32{3}, []int32{3}, 0, nil, nil), []float32{-3, 0.5, 3}, []float32{-1, 0.5, 1}},
+		{"hard swish", unaryModel(tflite.OpHardSwish, []int32{4}, []int32{4}, 0, nil, nil), []float32{-4, 0, 1, 4}, []float32{0, 0, 4. / 6, 4}},
+		{"leaky relu", unaryModel(tflite.OpLeakyRelu, []int32{2}, []int32{2}, 75, []optField{of(0, 0.1)}, nil), []float32{-10, 5}, []float32{-1, 5}},
+		{"softmax", unaryModel(tflite.OpSoftmax, []int32{1, 2}, []int32{1, 2}, 9, []optField{of(0, 1)}, nil), []float32{0, float32(math.Log(3))}, []float32{0.25, 0.75}},
+		{"softmax beta 2", unaryModel(tflite.OpSoftmax, []int32{1, 2}, []int32{1, 2}, 9, []optField{of(0, 2)}, nil), []float32{0, float32(math.Log(3) / 2)}, []float32{0.25, 0.75}},
+		{"sub", unaryModel(tflite.OpSub, []int32{2}, []int32{2}, 28, nil, func(m *tfl) []int32 { return []int32{m.f32("c", []int32{2}, 1, 2)} }),
+			[]float32{5, 5}, []float32{4, 3}},
+		{"div", unaryModel(tflite.OpDiv, []int32{2}, []int32{2}, 29, nil, func(m *tfl) []int32 { return []int32{m.f32("c", []int32{2}, 2, 4)} }),
+			[]float32{6, 3}, []float32{3, 0.75}},
+		{"maximum", unaryModel(tflite.OpMaximum, []int32{2}, []int32{2}, 0, nil, func(m *tfl) []int32 { return []int32{m.f32("c", []int32{2}, 3, 3)} }),
+			[]float32{1, 5}, []float32{3, 5}},
+		{"minimum", unaryModel(tflite.OpMinimum, []int32{2}, []int32{2}, 0, nil, func(m *tfl) []int32 { return []int32{m.f32("c", []int32{2}, 3, 3)} }),
+			[]float32{1, 5}, []float32{1, 3}},
+		{"transpose", unaryModel(tflite.OpTranspose, []int32{2, 3}, []int32{3, 2}, 0, nil, func(m *tfl) []int32 { return []int32{m.i32("perm", []int32{2}, 1, 0)} }),
+			seq(6, 0), []float32{0, 3, 1, 4, 2, 5}},
+		{"padv2 with a value", unaryModel(tflite.OpPadV2, []int32{1, 2}, []int32{1, 4}, 0, nil, func(m *tfl) []int32 {
+			return []int32{m.i32("pads", []int32{2, 2}, 0, 0, 1, 1), m.f32("value", []int32{}, 9)}
+		}), []float32{1, 2}, []float32{9, 1, 2, 9}},
+		{"squeeze", unaryModel(tflite.OpSqueeze, []int32{1, 2, 1}, []int32{2}, 0, nil, nil), []float32{1, 2}, []float32{1, 2}},
+		{"expand dims", unaryModel(tflite.OpExpandDims, []int32{2}, []int32{1, 2}, 0, nil, func(m *tfl) []int32 { return []int32{m.i32("axis", []int32{}, 0)} }),
+			[]float32{1, 2}, []float32{1, 2}},
 		{"depth to space is DCR", unaryModel(tflite.OpDepthToSpace, []int32{1, 1, 1, 8}, []int32{1, 2, 2, 2}, uD2S, []optField{oi(0, 2)}, nil),
 			seq(8, 0), seq(8, 0)},
 		{"mean over H and W", unaryModel(tflite.OpMean, []int32{1, 2, 2, 2}, []int32{1, 2}, uReduce, []optField{ob(0, 0)}, func(m *tfl) []int32 {
