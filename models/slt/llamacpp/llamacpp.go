@@ -151,7 +151,11 @@ type Model struct {
 
 // LoadModel checks the GGUF at path and loads it.
 func LoadModel(path string, mp ModelParams) (*Model, error) {
-	if _, err := gguf.Open(path); err != nil {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("loading model: %w", err)
+	}
+	if err := f.CheckModel(); err != nil {
 		return nil, fmt.Errorf("loading model: %w", err)
 	}
 	backendInit()

@@ -156,3 +156,31 @@ func TestChatTemplate(t *testing.T) {
 		t.Errorf("unknown template: %v", err)
 	}
 }
+
+// TestVocabularyLlamaCppWouldAbortOn covers metadata that ggml asserts on (killing the
+// process) instead of reporting: each must come back as an error.
+func TestVocabularyLlamaCppWouldAbortOn(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		change func(m *tinyllama.Model)
+		want   string
+	}{
+		{"duplicate token", func(m *tinyllama.Model) { m.Tokens[300] = m.Tokens[301] }, "duplicate"},
+		{"malformed byte token", func(m *tinyllama.Model) { m.Tokens[10] = "<0x" }, "byte token"},
+		{"scores too short", func(m *tinyllama.Model) { m.Scores = m.Scores[:5] }, "entries"},
+	} {
+		m, err := tinyllama.New(tinyllama.Default())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.change(m)
+		path := filepath.Join(t.TempDir(), "bad.gguf")
+		if err := m.WriteGGUF(path, gguf.F16); err != nil {
+			t.Fatal(err)
+		}
+		_, err = LoadModel(path, ModelParams{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: %v (want an error naming the file and %q)", tc.name, err, tc.want)
+		}
+	}
+}
