@@ -47,6 +47,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -225,6 +226,23 @@ func (m *Model) Desc() string {
 	buf := make([]byte, 256)
 	n := C.llama_model_desc(m.p, (*C.char)(unsafe.Pointer(&buf[0])), C.size_t(len(buf)))
 	return cString(buf, n)
+}
+
+// headDim is the width of one attention head's keys and values (the smaller if they differ).
+func (m *Model) headDim() int {
+	arch, _ := m.Meta("general.architecture")
+	hd := 0
+	for _, k := range []string{".attention.key_length", ".attention.value_length"} {
+		if v, ok := m.Meta(arch + k); ok {
+			if n, err := strconv.Atoi(v); err == nil && (hd == 0 || n < hd) {
+				hd = n
+			}
+		}
+	}
+	if hd == 0 && C.llama_model_n_head(m.p) > 0 {
+		hd = int(C.llama_model_n_embd(m.p) / C.llama_model_n_head(m.p))
+	}
+	return hd
 }
 
 // Size is the total size of the weights in bytes.
@@ -445,6 +463,12 @@ type graphKey struct {
 func NewContext(m *Model, cp ContextParams) (*Context, error) {
 	if m == nil || m.p == nil {
 		return nil, errors.New("new context: model is closed")
+	}
+	if cp.KV == KVQ8_0 || cp.KV == KVQ4_0 {
+		// ggml asserts (aborting the process) when a quantised cache row is not whole blocks.
+		if hd := m.headDim(); hd%32 != 0 {
+			return nil, fmt.Errorf("new context: %s has attention heads of %d values; a quantised KV cache needs multiples of 32 (use F16)", m.Path, hd)
+		}
 	}
 	p := C.llama_context_default_params()
 	nctx := cp.Context

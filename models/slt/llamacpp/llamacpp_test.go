@@ -184,3 +184,61 @@ func TestVocabularyLlamaCppWouldAbortOn(t *testing.T) {
 		}
 	}
 }
+
+func TestKVCacheTypes(t *testing.T) {
+	m, err := LoadModel(tinyModel(t), ModelParams{}) // heads of 16 values
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewContext(m, ContextParams{Context: 64, KV: KVQ8_0}); err == nil || !strings.Contains(err.Error(), "multiples of 32") {
+		t.Errorf("a Q8_0 cache for 16-value heads: %v", err)
+	}
+	m.Close()
+	cfg := tinyllama.Default()
+	cfg.Embd, cfg.Heads, cfg.KVHeads = 128, 4, 2 // heads of 32
+	tm, err := tinyllama.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "h32.gguf")
+	if err := tm.WriteGGUF(path, gguf.F32); err != nil {
+		t.Fatal(err)
+	}
+	m, err = LoadModel(path, ModelParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	toks, _ := m.Tokenize("der regen im norden und süden", true, false)
+	var ref []float32
+	for _, kv := range []KVType{KVF32, KVF16, KVQ8_0, KVQ4_0} {
+		c, err := NewContext(m, ContextParams{Context: 64, KV: kv})
+		if err != nil {
+			t.Fatalf("KV type %d: %v", kv, err)
+		}
+		if err := c.Decode(context.Background(), toks, 0, false); err != nil {
+			t.Fatalf("KV type %d: %v", kv, err)
+		}
+		l := c.Logits(-1)
+		c.Close()
+		if ref == nil {
+			ref = l
+			continue
+		}
+		d := 0.0
+		for i := range l {
+			d = max(d, float64(abs32(l[i]-ref[i])))
+		}
+		t.Logf("KV type %d: max |logit diff| %.3g against F32", kv, d)
+		if d > 0.5 {
+			t.Errorf("KV type %d: logits differ from an F32 cache by %.3g", kv, d)
+		}
+	}
+}
+
+func abs32(x float32) float32 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
