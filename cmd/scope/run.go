@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"scope/capture"
 	"scope/config"
 	"scope/daemon/pipeline"
 	"scope/dialogue"
@@ -17,6 +18,7 @@ import (
 	"scope/eval"
 	"scope/internal/assets"
 	"scope/metrics"
+	"scope/models/pose"
 	"scope/models/runtime"
 	"scope/models/slr"
 	"scope/models/slt"
@@ -51,7 +53,7 @@ func cmdRun(ctx context.Context, a *app, args []string) error {
 		c.Capture.Source = *input
 	}
 	if c.Capture.Source != "" {
-		return runSource(ctx, a, c)
+		return runSource(ctx, a, c, !*noTranslate, !*memory)
 	}
 	return runDemo(ctx, a, c, *dialogues, *seed, !*noTranslate, !*memory)
 }
@@ -319,7 +321,144 @@ func hostname() string {
 	return h
 }
 
-// runSource interprets a camera, video or image through the pose pipeline.
-func runSource(ctx context.Context, a *app, c config.Config) error {
-	return errors.New("run: camera and video input need the pose pipeline (models/pose); it is not wired in yet")
+// runSource interprets a camera, video, stream or image: capture -> pose -> the
+// sentence pipeline. It runs until the source ends or Ctrl-C.
+func runSource(ctx context.Context, a *app, c config.Config, translate, store bool) error {
+	w := a.stdout
+	st, err := openStages(a, c, translate, store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	src, err := capture.Open(c.Capture.Source, capture.Options{
+		Width: c.Capture.Width, Height: c.Capture.Height, FPS: c.Capture.FPS, Buffer: c.Capture.Buffer,
+		Loop: c.Capture.Loop, Reconnect: timeDuration(c.Capture.Reconnect),
+	})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	fps := src.FPS()
+	if c.Capture.FPS > 0 {
+		fps = c.Capture.FPS
+	}
+	if fps <= 0 || fps > 240 {
+		fps = 30
+	}
+	sw, sh := src.Size()
+	fmt.Fprintf(w, "input: %s %s, %dx%d at %.1f frames/s\n", src.Kind(), src.Spec(), sw, sh, fps)
+	fmt.Fprintf(w, "device: %s; threads: pose %d, recogniser %d, translator %d\n", st.device, st.budget.Pose, st.budget.SLR, st.budget.LLM)
+	lib, _ := ortLibrary(c)
+	pp, err := pose.New(pose.Options{
+		Complexity: c.Pose.Complexity, HandModel: c.Pose.HandModel, Threads: st.budget.Pose,
+		Static: src.Kind() == capture.Image, Smoothing: smoother(c.Pose.Smoothing),
+		ModelDir: c.Pose.ModelDir, ORTLibrary: lib,
+	})
+	if err != nil {
+		return err
+	}
+	defer pp.Close()
+
+	var conv dialogue.ConversationID
+	if st.store != nil {
+		cv, err := st.store.StartConversation(ctx, hostname(), c.SLT.Domain)
+		if err != nil {
+			return err
+		}
+		conv = cv.ID
+		fmt.Fprintf(w, "conversation %d in %s\n", conv, st.store.Path())
+	}
+	if st.translator != nil {
+		if err := st.translator.SetDomain(c.SLT.Domain, float32(c.SLT.LoRAScale)); err != nil {
+			return err
+		}
+	}
+	reg := metrics.NewRegistry()
+	poseLat := reg.Histogram("scope_pose_latency_seconds", "Pose stage per frame: detection or tracking, landmarks, hands and face.", nil)
+	dropped := reg.Counter("scope_capture_dropped_frames_total", "Frames dropped because the pose stage fell behind.")
+	p, err := pipeline.New(pipeline.Config{
+		FPS: fps, Recognizer: st.recognizer, Translator: st.translator, Store: st.store, Conversation: conv,
+		ContextTurns: c.Dialogue.ContextTurns, ContextTokens: c.Dialogue.ContextTokens, ModelVersion: st.version,
+		Metrics: reg, Log: a.log,
+		OnEvent: func(e pipeline.Event) { printEvent(w, e) },
+	})
+	if err != nil {
+		return err
+	}
+	frames, err := src.Start(ctx)
+	if err != nil {
+		return err
+	}
+	in := make(chan pose.Input)
+	go func() {
+		defer close(in)
+		for f := range frames {
+			select {
+			case in <- pose.Input{Seq: f.Seq, PTS: f.PTS, Mat: f.Mat}:
+			case <-ctx.Done():
+				f.Close()
+			}
+		}
+	}()
+	kps := make(chan pipeline.Keypoints, 8)
+	var n, withPose int
+	start := time.Now()
+	go func() {
+		defer close(kps)
+		for r := range pp.Stream(ctx, in) {
+			if r.Err != nil {
+				a.log.Warn("pose", "frame", r.Seq, "err", r.Err)
+				continue
+			}
+			n++
+			if r.Frame.Present[0] {
+				withPose++
+			}
+			poseLat.Observe(r.Frame.Timing.Total.Seconds())
+			kp := pipeline.Keypoints{PTS: r.Frame.PTS}
+			kp.Frame.Points = r.Frame.Points
+			kp.Frame.Conf = r.Frame.Visibility
+			select {
+			case kps <- kp:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	runErr := p.Run(ctx, kps)
+	if err := src.Err(); err != nil {
+		return err
+	}
+	dropped.Add(src.Stats().Dropped)
+	el := time.Since(start)
+	fmt.Fprintf(w, "\n%d frames in %.1f s (%.1f frames/s), a person in %d; %d dropped by capture\n", n, el.Seconds(), float64(n)/el.Seconds(), withPose, src.Stats().Dropped)
+	printStageTimes(w, reg)
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return runErr
+	}
+	return nil
+}
+
+func smoother(on bool) pose.Smoother {
+	if on {
+		return pose.SmoothOneEuro
+	}
+	return pose.SmoothNone
+}
+
+func printEvent(w io.Writer, e pipeline.Event) {
+	switch e.Kind {
+	case pipeline.SegmentClosed:
+		fmt.Fprintf(w, "[%s-%s] sentence %d: %d frames of signing\n", clock(e.Start), clock(e.End), e.Sentence, e.Frames)
+	case pipeline.TurnDone:
+		for k, h := range e.Hypotheses {
+			fmt.Fprintf(w, "           %d) %-48s log p %.2f\n", k+1, strings.Join(h.Glosses, " "), h.Score)
+		}
+		fmt.Fprintf(w, "  shown:   %s\n  timing:  recognise %s, first token %s, sentence on screen %s after signing ended\n",
+			e.Text, ms(e.Timing.Recognize), ms(e.Timing.FirstToken), ms(e.Timing.Total))
+	}
+}
+
+func clock(d time.Duration) string {
+	return fmt.Sprintf("%d:%04.1f", int(d.Minutes()), d.Seconds()-60*float64(int(d.Minutes())))
 }
