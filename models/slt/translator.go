@@ -96,6 +96,8 @@ func Open(cfg Config) (_ *Translator, err error) {
 				t.chat = tmpl
 			} else if cfg.Format == FormatChat {
 				return nil, fmt.Errorf("%s: llama.cpp does not know the model's chat template: %w", cfg.Model, err)
+			} else {
+				t.log.Warn("the model's chat template is not one llama.cpp knows; using the plain prompt format", "model", cfg.Model)
 			}
 		} else if cfg.Format == FormatChat {
 			return nil, fmt.Errorf("%s has no chat template (tokenizer.chat_template); use the plain format", cfg.Model)
