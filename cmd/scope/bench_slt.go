@@ -83,6 +83,11 @@ func benchSLT(ctx context.Context, a *app, args []string) error {
 			if _, err := convert.Quantize(src, path, t); err != nil {
 				return err
 			}
+			if f, err := gguf.Open(src); err == nil {
+				if ft, _ := f.Uint("general.file_type"); ft != 0 && ft != 1 && (t == gguf.F16 || t == gguf.F32) {
+					fmt.Fprintf(a.stdout, "slt %-5s made by dequantising %s (same speed as a converted F16)\n", t, filepath.Base(src))
+				}
+			}
 		}
 		ours, err := benchOurs(ctx, path, *threads, *batchThreads, *tokens, *runs)
 		if err != nil {
