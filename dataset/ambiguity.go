@@ -19,7 +19,8 @@ import (
 //
 // Per group, the keypoint classifier is a multinomial logistic regression over
 // SignFeatures; the context model a tempered naive Bayes over the previous turns' words;
-// the classifier with context adds their log-probabilities. All are trained on one set
+// the classifier with context adds their log-probabilities, the context's weighted by
+// a factor chosen, like the regression's penalty, on held-out training signers. All are trained on one set
 // of splits and scored on another, so test signers are never seen in training.
 
 // AmbiguityResult is the probe's outcome.
@@ -44,6 +45,7 @@ type GroupResult struct {
 }
 
 type ambToken struct {
+	signer   string
 	group    string
 	label    string
 	features []float64
@@ -86,7 +88,7 @@ func EvaluateAmbiguity(ctx context.Context, d *Dataset, train, test map[string]b
 			return nil, err
 		}
 		for n, at := range j.e.Ambiguous {
-			tok := ambToken{group: j.e.Groups[n], label: j.e.Glosses[at], context: j.context,
+			tok := ambToken{signer: j.e.SignerID, group: j.e.Groups[n], label: j.e.Glosses[at], context: j.context,
 				features: SignFeatures(t, j.e.Spans[at][0], j.e.Spans[at][1])}
 			if j.isTest {
 				testT = append(testT, tok)
@@ -160,7 +162,8 @@ func probe(trainT, testT []ambToken) *AmbiguityResult {
 		for i, t := range train {
 			kpTrain[i] = t.features
 		}
-		kp := trainLogistic(kpTrain, y, len(labels), 0.01)
+		l2, beta := tuneByHeldOutSigners(train, kpTrain, y, len(labels))
+		kp := trainLogistic(kpTrain, y, len(labels), l2)
 		ctx := trainContext(train, y, len(labels))
 		var no, with, cx, chance float64
 		for _, t := range test {
@@ -173,7 +176,7 @@ func probe(trainT, testT []ambToken) *AmbiguityResult {
 			both := make([]float64, len(lk))
 			alone := make([]float64, len(lk))
 			for k := range lk {
-				both[k] = lk[k] + lc[k]
+				both[k] = lk[k] + beta*lc[k]
 				alone[k] = ctx.logPrior[k] + lc[k]
 			}
 			if argmax(lk) != want {
@@ -200,6 +203,80 @@ func probe(trainT, testT []ambToken) *AmbiguityResult {
 	n := float64(len(testT))
 	res.NoContext, res.WithContext, res.ContextOnly, res.Chance = errNo/n, errWith/n, errCtx/n, errChance/n
 	return res
+}
+
+// tuneByHeldOutSigners picks the keypoint model's L2 penalty and the weight of the
+// context model in the combination by 3-fold cross-validation over the training
+// signers, so that both are set for signers the models have not seen, as the test
+// signers are. Without at least two training signers it returns defaults.
+func tuneByHeldOutSigners(train []*ambToken, kp [][]float64, y []int, classes int) (l2, beta float64) {
+	l2, beta = 0.1, 1
+	fold := map[string]int{}
+	for _, t := range train {
+		if _, ok := fold[t.signer]; !ok {
+			fold[t.signer] = len(fold) % 3
+		}
+	}
+	if len(fold) < 2 {
+		return
+	}
+	type split struct {
+		tr, te []int
+	}
+	var splits []split
+	for f := 0; f < min(3, len(fold)); f++ {
+		var sp split
+		for i, t := range train {
+			if fold[t.signer] == f {
+				sp.te = append(sp.te, i)
+			} else {
+				sp.tr = append(sp.tr, i)
+			}
+		}
+		if len(sp.tr) > 0 && len(sp.te) > 0 {
+			splits = append(splits, sp)
+		}
+	}
+	pickRows := func(idx []int) ([][]float64, []int, []*ambToken) {
+		xs, ys, ts := make([][]float64, len(idx)), make([]int, len(idx)), make([]*ambToken, len(idx))
+		for k, i := range idx {
+			xs[k], ys[k], ts[k] = kp[i], y[i], train[i]
+		}
+		return xs, ys, ts
+	}
+	betas := []float64{0, 0.25, 0.5, 1, 2, 4}
+	bestL2, bestRight := l2, -1
+	right := make(map[[2]float64]int)
+	for _, lam := range []float64{0.01, 0.1, 1} {
+		for _, sp := range splits {
+			xs, ys, ts := pickRows(sp.tr)
+			m := trainLogistic(xs, ys, classes, lam)
+			c := trainContext(ts, ys, classes)
+			for _, i := range sp.te {
+				lk := m.logProbs(kp[i])
+				lc := c.logLikelihood(train[i].context)
+				for _, b := range betas {
+					both := make([]float64, len(lk))
+					for k := range lk {
+						both[k] = lk[k] + b*lc[k]
+					}
+					if argmax(both) == y[i] {
+						right[[2]float64{lam, b}]++
+					}
+				}
+			}
+		}
+		if r := right[[2]float64{lam, 0}]; r > bestRight {
+			bestL2, bestRight = lam, r
+		}
+	}
+	bestBeta, bestRight := 0.0, -1
+	for _, b := range betas {
+		if r := right[[2]float64{bestL2, b}]; r > bestRight {
+			bestBeta, bestRight = b, r
+		}
+	}
+	return bestL2, bestBeta
 }
 
 func argmax(xs []float64) int {

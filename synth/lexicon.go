@@ -80,12 +80,14 @@ var paths = []string{"hold", "forward", "down", "side", "up", "toward", "arc", "
 // Subtle contrasts that groups of near-identical signs use: each set's values differ
 // in one feature by a small amount.
 var (
-	bendContrasts  = []float64{0, 22, 44} // degrees more flexion at the fingers' MCP and PIP joints
+	bendContrasts  = []float64{0, 20, 40} // degrees more flexion at the fingers' MCP and PIP joints
 	openShapes     = []string{"B", "5", "V", "H", "W", "3", "1", "L", "Y", "flat-B", "open-8"}
-	locContrasts   = [][]string{{"chin", "mouth", "nose"}, {"forehead", "temple"}, {"chest", "chest-dominant"}, {"neutral", "neutral-high"}, {"cheek", "ear"}}
-	repContrasts   = []int{1, 2, 3}
+	shiftContrasts = []float64{0, 0.045, 0.09} // metres between the members' places
+	shiftAxes      = []vec{{0, -1, 0}, {-1, 0, 0}, {-0.7, -0.7, 0}}
+	repContrasts   = []int{2, 3, 4}
 	sizeContrasts  = []float64{0.05, 0.085, 0.12}
-	twistContrasts = []float64{0, 30, 60}
+	sizeSubtle     = []float64{0.05, 0.08, 0.11}
+	twistContrasts = []float64{0, 26, 52}
 )
 
 // sign is the phonological form of one gloss.
@@ -99,6 +101,7 @@ type sign struct {
 	ori      string
 	twist    float64 // extra forearm twist in degrees (a subtle orientation contrast)
 	bend     float64 // extra finger flexion in degrees (a subtle handshape contrast)
+	shift    vec     // moves the location, metres (a subtle location contrast)
 	path     string
 	reps     int
 	size     float64 // path size in metres
@@ -108,7 +111,7 @@ type sign struct {
 
 // features are what makes two signs different to the eye, for the distinctness check.
 func (s *sign) features() [7]string {
-	return [7]string{s.hands, fmt.Sprintf("%s/%.0f", s.shape, s.bend), s.loc, s.ori, s.path, fmt.Sprint(s.reps), fmt.Sprintf("%.0f/%.3f", s.twist, s.size)}
+	return [7]string{s.hands, fmt.Sprintf("%s/%.0f", s.shape, s.bend), fmt.Sprintf("%s%+.2f%+.2f", s.loc, s.shift[0], s.shift[1]), s.ori, s.path, fmt.Sprint(s.reps), fmt.Sprintf("%.0f/%.3f", s.twist, s.size)}
 }
 
 func distance(a, b *sign) int {
@@ -282,10 +285,11 @@ func (lx *Lexicon) groupSigns(r *rand.Rand, g *groupSpec, others []*sign) []*sig
 				out[i] = &s
 			}
 		case "location":
-			set := pickSet(r, locContrasts, n)
+			// The same place, a few centimetres higher or further to the side.
+			axis := pick(r, shiftAxes)
 			for i := range out {
 				s := *base
-				s.hands, s.loc = oneHand, set[i]
+				s.shift = axis.scale(shiftContrasts[i])
 				out[i] = &s
 			}
 		case "repetition":
@@ -303,7 +307,7 @@ func (lx *Lexicon) groupSigns(r *rand.Rand, g *groupSpec, others []*sign) []*sig
 			}
 			for i := range out {
 				s := *base
-				s.size = sizeContrasts[i]
+				s.size = sizeSubtle[i]
 				out[i] = &s
 			}
 		case "orientation":
@@ -319,7 +323,7 @@ func (lx *Lexicon) groupSigns(r *rand.Rand, g *groupSpec, others []*sign) []*sig
 		for i, s := range out {
 			s.gloss = g.members[i].gloss
 			s.finish(r)
-			s.dur = base.dur + 0.1*float64(s.reps-base.reps)
+			s.dur = base.dur + 0.12*float64(s.reps-base.reps)
 			if minDistance(s, others) < 2 {
 				ok = false
 			}
@@ -375,7 +379,11 @@ func (lx *Lexicon) Describe(gloss string) string {
 	if s.bend != 0 {
 		d += fmt.Sprintf(" bent %.0f°", s.bend)
 	}
-	d += fmt.Sprintf(", at %s, orientation %s", s.loc, s.ori)
+	d += fmt.Sprintf(", at %s", s.loc)
+	if s.shift != (vec{}) {
+		d += fmt.Sprintf(" shifted %.0f cm", s.shift.norm()*100)
+	}
+	d += fmt.Sprintf(", orientation %s", s.ori)
 	if s.twist != 0 {
 		d += fmt.Sprintf(" turned %.0f°", s.twist)
 	}

@@ -129,7 +129,7 @@ func shapeAngles(name string) handAngles {
 func (rd *renderer) signState(s *sign, u float64, tv *tokenVar, hp *headPose, nSemi bool) bodyState {
 	sc := rd.sg.Scale
 	loc := locations[s.loc]
-	L := loc.pos.scale(sc)
+	L := loc.pos.add(s.shift).scale(sc)
 	if loc.head {
 		L = hp.origin.add(hp.rot(L))
 	}
@@ -181,7 +181,7 @@ func (rd *renderer) signState(s *sign, u float64, tv *tokenVar, hp *headPose, nS
 			bfr, contact = handFrame(vec{0.3, -1, -0.2}, vec{1, 0, 0}), vec{0, 0.16, 0}
 		}
 		st.n = handState{wrist: bpos, fr: bfr, ang: shapeAngles(s.baseSh)}
-		c := bpos.add(bfr.apply(contact.scale(rd.sg.HandSize))).mirror()
+		c := bpos.add(bfr.apply(contact.scale(rd.sg.HandSize))).mirror().add(s.shift.scale(sc))
 		st.d = rd.place(c.add(vec{0, -0.02 * sc, -0.01 * sc}).add(tv.loc).add(mo.offset), fr, ang)
 	default:
 		st.d = rd.place(L.add(mo.offset), fr, ang)
