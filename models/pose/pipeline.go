@@ -87,8 +87,9 @@ type Options struct {
 	Complexity string
 	// HandModel is "full" (default, as Holistic) or "lite".
 	HandModel string
-	// Threads is the CPU budget (default 2): the pose models use all of it, and the two
-	// hands and the face run concurrently on it when it is more than one.
+	// Threads is how many models may run at once (default 2, one per core; each model
+	// runs on one thread): with more than one, the two hands and the face run side by
+	// side, and Stream overlaps consecutive frames.
 	Threads int
 	// Static treats every frame alone (images): detection on each, no tracking, no
 	// smoothing.
@@ -221,16 +222,15 @@ func New(opt Options) (*Pipeline, error) {
 		m, err = openModel(opt.ModelDir, name, threads)
 		return m
 	}
-	side := 1
-	if opt.Threads == 1 {
-		side = 1
-	}
-	p.detector = open("pose_detection", opt.Threads)
-	p.poseLM = open("pose_landmark_"+opt.Complexity, opt.Threads)
-	p.recrop[0] = open("hand_recrop", side)
-	p.handLM[0] = open("hand_landmark_"+opt.HandModel, side)
-	p.faceDet = open("face_detection_short_range", side)
-	p.faceLM = open("face_landmark", side)
+	// One ONNX Runtime thread per session: its worker threads spin while waiting, which
+	// costs more than it gains on two shared cores; the pipeline runs models side by side
+	// instead.
+	p.detector = open("pose_detection", 1)
+	p.poseLM = open("pose_landmark_"+opt.Complexity, 1)
+	p.recrop[0] = open("hand_recrop", 1)
+	p.handLM[0] = open("hand_landmark_"+opt.HandModel, 1)
+	p.faceDet = open("face_detection_short_range", 1)
+	p.faceLM = open("face_landmark", 1)
 	if err == nil {
 		p.recrop[1], err = p.recrop[0].clone()
 		if err == nil {
@@ -298,11 +298,21 @@ func (p *Pipeline) Close() error {
 // Reset forgets the tracked person and the filters' history, as at the start of a new
 // video.
 func (p *Pipeline) Reset() {
+	p.resetPose()
+	p.resetHandFace()
+}
+
+func (p *Pipeline) resetPose() {
 	p.poseROI = nil
 	p.visFilter, p.auxVis = nil, nil
 	p.poseFilter.reset()
 	p.auxFilter.reset()
 	p.worldFilter.reset()
+}
+
+// resetHandFace is separate from resetPose because Stream runs the two halves of the
+// graph on different goroutines, each touching only its own state.
+func (p *Pipeline) resetHandFace() {
 	for i := range p.hands {
 		p.hands[i].prev = nil
 		p.hands[i].filter.reset()
@@ -313,50 +323,87 @@ func (p *Pipeline) Reset() {
 
 // Process finds the keypoints in one BGR frame (8-bit, 1, 3 or 4 channels) with
 // presentation time pts. A frame without a person gives a Frame with nothing present
-// and no error; an empty image gives ErrEmptyImage.
+// and no error; an empty image gives ErrEmptyImage. img stays the caller's.
 func (p *Pipeline) Process(ctx context.Context, img gocv.Mat, pts time.Duration) (Frame, error) {
-	start := time.Now()
-	f := Frame{PTS: pts}
+	j, err := p.posePart(ctx, img, pts)
+	if err != nil || j.pose == nil {
+		p.resetHandFace() // no person: the hands and face lose their tracks too
+		j.release()
+		return j.frame, err
+	}
+	err = p.handFacePart(j, p.opt.Threads > 1)
+	j.release()
+	return j.frame, err
+}
+
+// job carries one frame from the pose half of the graph to the hand and face half.
+type job struct {
+	frame Frame
+	start time.Time
+	img   gocv.Mat // BGR
+	owned bool     // img was converted here and must be closed
+	pose  []point  // nil when no pose: nothing else to do
+}
+
+func (j *job) release() {
+	if j.owned {
+		j.img.Close()
+		j.owned = false
+	}
+}
+
+// posePart checks the frame and finds the pose (detector or tracking, landmarks,
+// smoothing). It touches only the pose's state.
+func (p *Pipeline) posePart(ctx context.Context, img gocv.Mat, pts time.Duration) (*job, error) {
+	j := &job{start: time.Now(), frame: Frame{PTS: pts}}
 	if p.poseLM == nil {
-		return f, errors.New("pose pipeline is closed")
+		return j, errors.New("pose pipeline is closed")
 	}
 	if err := ctx.Err(); err != nil {
-		return f, err
+		return j, err
 	}
 	if img.Empty() || img.Cols() <= 0 || img.Rows() <= 0 {
-		return f, ErrEmptyImage
+		return j, ErrEmptyImage
 	}
+	f := &j.frame
 	f.Width, f.Height = img.Cols(), img.Rows()
-	bgr, owned, err := toBGR(img)
-	if err != nil {
-		return f, err
-	}
-	if owned {
-		defer bgr.Close()
+	var err error
+	if j.img, j.owned, err = toBGR(img); err != nil {
+		return j, err
 	}
 	if p.opt.Static {
-		p.Reset()
+		p.resetPose()
 	}
-	pose, world, ok, err := p.runPose(bgr, pts, &f.Timing)
+	pose, world, ok, err := p.runPose(j.img, pts, &f.Timing)
 	if err != nil || !ok {
-		f.Timing.Total = time.Since(start)
-		return f, err
+		f.Timing.Total = time.Since(j.start)
+		return j, err
 	}
+	j.pose = pose
 	f.Present[PartPose] = true
 	for i := 0; i < NumPosePoints; i++ {
 		f.Points[PoseOffset+i] = pixels(pose[i], f.Width, f.Height)
 		f.Visibility[PoseOffset+i] = float32(pose[i].Visibility)
 		f.World[i] = [3]float32{float32(world[i][0]), float32(world[i][1]), float32(world[i][2])}
 	}
+	return j, nil
+}
 
-	var wg sync.WaitGroup
+// handFacePart finds both hands and the face from the job's pose, at the same time when
+// concurrent, and completes the frame. It touches only the hands' and face's state.
+func (p *Pipeline) handFacePart(j *job, concurrent bool) error {
+	f := &j.frame
+	pts := f.PTS
+	if p.opt.Static {
+		p.resetHandFace()
+	}
 	var handErr [2]error
 	var faceErr error
 	var hands [2][]point
 	var face []point
 	runHand := func(side int) {
 		t := time.Now()
-		hands[side], f.Handedness[side], handErr[side] = p.runHand(bgr, side, pose, pts)
+		hands[side], f.Handedness[side], handErr[side] = p.runHand(j.img, side, j.pose, pts)
 		if side == 0 {
 			f.Timing.LeftHand = time.Since(t)
 		} else {
@@ -365,14 +412,15 @@ func (p *Pipeline) Process(ctx context.Context, img gocv.Mat, pts time.Duration)
 	}
 	runFace := func() {
 		t := time.Now()
-		face, faceErr = p.runFace(bgr, pose, pts)
+		face, faceErr = p.runFace(j.img, j.pose, pts)
 		f.Timing.Face = time.Since(t)
 	}
-	if p.opt.Threads > 1 {
-		wg.Add(3)
+	if concurrent {
+		var wg sync.WaitGroup
+		wg.Add(2)
 		go func() { defer wg.Done(); runHand(0) }()
 		go func() { defer wg.Done(); runHand(1) }()
-		go func() { defer wg.Done(); runFace() }()
+		runFace()
 		wg.Wait()
 	} else {
 		runHand(0)
@@ -380,8 +428,8 @@ func (p *Pipeline) Process(ctx context.Context, img gocv.Mat, pts time.Duration)
 		runFace()
 	}
 	if err := errors.Join(handErr[0], handErr[1], faceErr); err != nil {
-		f.Timing.Total = time.Since(start)
-		return f, err
+		f.Timing.Total = time.Since(j.start)
+		return err
 	}
 	put := func(part, offset int, pts []point) {
 		if pts == nil {
@@ -396,9 +444,93 @@ func (p *Pipeline) Process(ctx context.Context, img gocv.Mat, pts time.Duration)
 	put(PartFace, FaceOffset, face)
 	put(PartLeftHand, LeftHandOffset, hands[0])
 	put(PartRightHand, RightHandOffset, hands[1])
-	normalize(&f)
-	f.Timing.Total = time.Since(start)
-	return f, nil
+	normalize(f)
+	f.Timing.Total = time.Since(j.start)
+	return nil
+}
+
+// Input is a frame for Stream. Stream owns Mat from then on and closes it.
+type Input struct {
+	Seq int64
+	PTS time.Duration
+	Mat gocv.Mat
+}
+
+// Result is Stream's answer for one Input, in input order.
+type Result struct {
+	Seq   int64
+	Frame Frame
+	Err   error
+}
+
+// Stream processes frames from in as Process would, but with the pose of one frame
+// running while the hands and face of the previous frame are found, so that two cores
+// stay busy (with Threads > 1; the hands and face also run at the same time as each
+// other with Threads > 2). Results come out in order; the channel closes after in closes
+// or ctx ends. Frame.Timing.Total then includes time spent waiting between the halves.
+// The Pipeline must not be used otherwise until the output channel is closed.
+func (p *Pipeline) Stream(ctx context.Context, in <-chan Input) <-chan Result {
+	out := make(chan Result, 1)
+	type work struct {
+		j   *job
+		in  Input
+		err error
+	}
+	mid := make(chan work, 1)
+	go func() {
+		defer close(mid)
+		for {
+			var x Input
+			var ok bool
+			select {
+			case <-ctx.Done():
+				return
+			case x, ok = <-in:
+				if !ok {
+					return
+				}
+			}
+			if p.opt.Threads <= 1 {
+				// One core: no overlap, just Process.
+				f, err := p.Process(ctx, x.Mat, x.PTS)
+				x.Mat.Close()
+				select {
+				case mid <- work{j: &job{frame: f}, in: Input{Seq: x.Seq}, err: err}:
+				case <-ctx.Done():
+					return
+				}
+				continue
+			}
+			j, err := p.posePart(ctx, x.Mat, x.PTS)
+			select {
+			case mid <- work{j: j, in: x, err: err}:
+			case <-ctx.Done():
+				j.release()
+				x.Mat.Close()
+				return
+			}
+		}
+	}()
+	go func() {
+		defer close(out)
+		for w := range mid {
+			err := w.err
+			if p.opt.Threads > 1 {
+				if err == nil && w.j.pose != nil {
+					err = p.handFacePart(w.j, p.opt.Threads > 2)
+				} else {
+					p.resetHandFace()
+				}
+				w.j.release()
+				w.in.Mat.Close()
+			}
+			select {
+			case out <- Result{Seq: w.in.Seq, Frame: w.j.frame, Err: err}:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	return out
 }
 
 func pixels(q point, w, h int) [3]float32 {
@@ -436,7 +568,7 @@ func (p *Pipeline) runPose(img gocv.Mat, pts time.Duration, tm *Timing) ([]point
 		r, ok, err := p.detect(img)
 		tm.Detect = time.Since(t)
 		if err != nil || !ok {
-			p.Reset()
+			p.resetPose()
 			return nil, nil, false, err
 		}
 		roi = &r
@@ -445,7 +577,7 @@ func (p *Pipeline) runPose(img gocv.Mat, pts time.Duration, tm *Timing) ([]point
 	defer func() { tm.Pose = time.Since(t) }()
 	sampled, err := p.poseCrop.crop(img, *roi, p.poseLM.input())
 	if errors.Is(err, errEmptyCrop) {
-		p.Reset()
+		p.resetPose()
 		return nil, nil, false, nil
 	}
 	if err != nil {
@@ -455,7 +587,7 @@ func (p *Pipeline) runPose(img gocv.Mat, pts time.Duration, tm *Timing) ([]point
 		return nil, nil, false, err
 	}
 	if float64(p.poseLM.output(1)[0]) < p.opt.MinTracking {
-		p.Reset()
+		p.resetPose()
 		return nil, nil, false, nil
 	}
 	raw := p.poseLM.output(0)
