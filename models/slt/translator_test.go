@@ -345,3 +345,29 @@ func TestMemoryFlatOver10000Translations(t *testing.T) {
 		t.Errorf("memory grew by %.1f MB over %d translations", float64(after-before)/1e6, n)
 	}
 }
+
+func TestOpenErrors(t *testing.T) {
+	f := tiny(t)
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"chat format without a template", Config{Model: f.plain, Format: FormatChat}, "no chat template"},
+		{"unknown format", Config{Model: f.plain, Format: "yaml"}, "unknown prompt format"},
+		{"answer longer than the context", Config{Model: f.plain, Context: 128, MaxTokens: 100}, "too little"},
+		{"missing adapter", Config{Model: f.plain, Adapters: map[string]string{"x": f.dir + "/none.gguf"}}, "none.gguf"},
+		{"model as adapter", Config{Model: f.plain, Adapters: map[string]string{"x": f.chat}}, "not a LoRA adapter"},
+		{"missing model", Config{Model: f.dir + "/nothing.gguf"}, "nothing.gguf"},
+	} {
+		tr, err := Open(tc.cfg)
+		if err == nil {
+			tr.Close()
+			t.Errorf("%s: opened", tc.name)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %q does not mention %q", tc.name, err, tc.want)
+		}
+	}
+}
