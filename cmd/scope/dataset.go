@@ -2,17 +2,21 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 
+	"scope/capture"
 	"scope/dataset"
+	"scope/models/pose"
+	"scope/models/poseformat"
 )
 
 func datasetSubcommands() []subcommand {
 	return []subcommand{
 		{"stats", "vocabulary, durations, OOV rate against a model's vocabulary, ambiguous share (`--ambiguity`: context probe)", cmdDatasetStats},
 		{"check", "read every manifest entry and its keypoints; report what is wrong", cmdDatasetCheck},
-		{"import", "turn recordings (.pose, or videos once the pose pipeline exists) + CSV/stm annotations into a dataset", cmdDatasetImport},
+		{"import", "turn recordings (videos through the pose pipeline, or .pose files) + CSV/stm annotations into a dataset", cmdDatasetImport},
 	}
 }
 
@@ -147,7 +151,7 @@ func cmdDatasetCheck(ctx context.Context, a *app, args []string) error {
 
 func cmdDatasetImport(ctx context.Context, a *app, args []string) error {
 	fs := newFlags(a, "dataset import", "--annotations FILE --out DIR [--media DIR] [--text FILE]",
-		"Import recordings and annotations into the dataset format. Annotations: CSV with the columns video,start,end,glosses,text,dialogue_id,turn,signer_id (optional split), or Phoenix-style .stm (then --text names the text stm). Recordings are found in --media by name; a .pose file of the same name stands in for a video until the pose pipeline can read videos. Signers without a split are spread over train/dev/test.")
+		"Import recordings and annotations into the dataset format. Annotations: CSV with the columns video,start,end,glosses,text,dialogue_id,turn,signer_id (optional split), or Phoenix-style .stm (then --text names the text stm). Recordings are found in --media by name; a .pose file of the same name is used as is, any other file (a video) goes through the Holistic pose pipeline once. Signers without a split are spread over train/dev/test.")
 	ann := fs.String("annotations", "", "CSV or .stm annotation file")
 	text := fs.String("text", "", "stm only: the text stm with the same ids")
 	media := fs.String("media", "", "folder of the recordings (default: the annotations' folder)")
@@ -156,6 +160,8 @@ func cmdDatasetImport(ctx context.Context, a *app, args []string) error {
 	test := fs.Float64("test-share", 0.15, "share of signers for test when the annotations do not say")
 	seed := fs.Uint64("split-seed", 1, "seed for assigning signers to splits")
 	force := fs.Bool("force", false, "replace a dataset in --out")
+	complexity := fs.String("complexity", "lite", "pose landmark model for videos: lite, full or heavy")
+	threads := fs.Int("threads", 2, "CPU threads for the pose models")
 	if err := parseFlags(a, fs, args); err != nil {
 		return err
 	}
@@ -168,7 +174,10 @@ func cmdDatasetImport(ctx context.Context, a *app, args []string) error {
 	if err := prepareOut(*out, *force); err != nil {
 		return err
 	}
-	es, err := dataset.Import(ctx, dataset.ImportOptions{Annotations: *ann, Text: *text, Media: *media, Out: *out, DevShare: *dev, TestShare: *test, SplitSeed: *seed})
+	ex := &videoExtractor{a: a, opt: pose.Options{Complexity: *complexity, Threads: *threads}}
+	defer ex.Close()
+	es, err := dataset.Import(ctx, dataset.ImportOptions{Annotations: *ann, Text: *text, Media: *media, Out: *out,
+		DevShare: *dev, TestShare: *test, SplitSeed: *seed, Extract: ex.extract})
 	if err != nil {
 		return err
 	}
@@ -183,4 +192,77 @@ func cmdDatasetImport(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintf(a.stdout, "imported %d turns into %s\n", len(es), *out)
 	st.Print(a.stdout, *out, label(d))
 	return nil
+}
+
+// videoExtractor runs the Holistic pipeline over a video for the importer. The models
+// load on the first video and serve every later one.
+type videoExtractor struct {
+	a   *app
+	opt pose.Options
+	p   *pose.Pipeline
+}
+
+func (v *videoExtractor) extract(ctx context.Context, video string) (*poseformat.File, error) {
+	if v.p == nil {
+		p, err := pose.New(v.opt)
+		if err != nil {
+			return nil, fmt.Errorf("starting the pose pipeline: %w", err)
+		}
+		v.p = p
+	}
+	v.p.Reset() // a new video is a new stream: no tracking across files
+	src, err := capture.Open(video, capture.Options{})
+	if err != nil {
+		return nil, err
+	}
+	defer src.Close()
+	frames, err := src.Start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fps := src.FPS()
+	if fps <= 0 {
+		fps = 30
+	}
+	var (
+		points        [][pose.NumPoints][3]float32
+		conf          [][pose.NumPoints]float32
+		width, height int
+	)
+	for fr := range frames {
+		f, err := v.p.Process(ctx, fr.Mat, fr.PTS)
+		fr.Close()
+		if errors.Is(err, pose.ErrEmptyImage) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("frame %d: %w", fr.Seq, err)
+		}
+		if width == 0 {
+			width, height = f.Width, f.Height
+		}
+		if f.Width != width || f.Height != height {
+			return nil, fmt.Errorf("frame %d is %dx%d, earlier frames %dx%d", fr.Seq, f.Width, f.Height, width, height)
+		}
+		points = append(points, f.Points)
+		conf = append(conf, f.Visibility)
+	}
+	if err := src.Err(); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(points) == 0 {
+		return nil, fmt.Errorf("no frames could be read")
+	}
+	v.a.log.Info("keypoints extracted", "video", video, "frames", len(points))
+	return poseformat.NewHolistic(width, height, float32(fps), points, conf, nil)
+}
+
+func (v *videoExtractor) Close() error {
+	if v.p == nil {
+		return nil
+	}
+	return v.p.Close()
 }

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"scope/dataset"
+	"scope/models/poseformat"
 )
 
 func synthRun(t *testing.T, args ...string) string {
@@ -39,5 +42,39 @@ func TestSynthThenDatasetTools(t *testing.T) {
 	}
 	if check := synthRun(t, "dataset", "check", dir); !strings.Contains(check, "all readable") {
 		t.Errorf("check printed %q", check)
+	}
+}
+
+// TestDatasetImportRunsVideosThroughThePosePipeline imports a recording that is not a
+// .pose file (a still image of a person, the shortest "video" capture reads), so its
+// keypoints come from the Holistic pipeline.
+func TestDatasetImportRunsVideosThroughThePosePipeline(t *testing.T) {
+	img := "/usr/share/doc/opencv-doc/examples/data/messi5.jpg"
+	b, err := os.ReadFile(img)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s missing: apt-get install opencv-doc", img)
+		}
+		t.Skipf("%s missing (apt-get install opencv-doc)", img)
+	}
+	media := t.TempDir()
+	os.WriteFile(filepath.Join(media, "player.jpg"), b, 0o644)
+	csv := "video,start,end,glosses,text,dialogue_id,turn,signer_id\n" +
+		"player.jpg,,,HELLO,Hello.,d1,0,s1\n" +
+		",,,,Hi there.,d1,1,s1\n"
+	ann := filepath.Join(media, "ann.csv")
+	os.WriteFile(ann, []byte(csv), 0o644)
+	out := filepath.Join(t.TempDir(), "ds")
+	synthRun(t, "dataset", "import", "--annotations", ann, "--out", out)
+	d, err := dataset.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	turn, err := d.LoadTurn(&d.Entries[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(turn.Points) != 1 || !turn.Present[0][poseformat.PartPose] {
+		t.Errorf("%d frames, pose present %v; want the one frame with the player's pose", len(turn.Points), turn.Present)
 	}
 }
