@@ -519,3 +519,20 @@ func TestMovesLikeRealSigners(t *testing.T) {
 	t.Logf("synthetic vs real: median speed %.2f (%.2f..%.2f), p90 %.2f (%.2f..%.2f) shoulder widths/s, hands present %.2f (%.2f..%.2f)",
 		got[0], lo[0], hi[0], got[1], lo[1], hi[1], got[2], lo[2], hi[2])
 }
+
+// BenchmarkWrite measures the whole corpus writer (rendering, .pose encoding, disk) in
+// dialogues per second on all cores; 2,000 dialogues take 2000/rate seconds.
+func BenchmarkWrite(b *testing.B) {
+	g, err := NewGenerator(Config{Dialogues: 20, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		if err := g.Write(context.Background(), dir, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(20*b.N)/b.Elapsed().Seconds(), "dialogues/s")
+}
