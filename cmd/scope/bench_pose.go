@@ -9,6 +9,7 @@ import (
 	goruntime "runtime"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -82,7 +83,7 @@ func benchPose(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	fmt.Fprintf(a.stdout, "scope bench pose: %d frames 640x480 (%s), hand model %s, %d threads\n", len(frames), label, *handModel, *threads)
-	fmt.Fprintf(a.stdout, "  machine: %s, %d CPUs visible, GOMAXPROCS %d, %s/%s\n", cpuModel(), goruntime.NumCPU(), goruntime.GOMAXPROCS(0), goruntime.GOOS, goruntime.GOARCH)
+	fmt.Fprintf(a.stdout, "  machine: %s, %d CPUs visible, GOMAXPROCS %d, %s/%s, load average %s\n", cpuModel(), goruntime.NumCPU(), goruntime.GOMAXPROCS(0), goruntime.GOOS, goruntime.GOARCH, poseLoadAverage())
 	for _, c := range cs {
 		p, err := pose.New(pose.Options{Complexity: c, HandModel: *handModel, Threads: *threads})
 		if err != nil {
@@ -102,13 +103,25 @@ func benchPose(ctx context.Context, a *app, args []string) error {
 		var st [6][]time.Duration
 		var present [4]int
 		detections := 0
-		start := time.Now()
-		for i, m := range frames {
-			f, err := p.Process(ctx, m, time.Duration(i+1)*33333*time.Microsecond)
-			if err != nil {
-				p.Close()
-				return err
+		in := make(chan pose.Input)
+		go func() {
+			defer close(in)
+			for i, m := range frames {
+				select {
+				case in <- pose.Input{Seq: int64(i), PTS: time.Duration(i+1) * 33333 * time.Microsecond, Mat: m.Clone()}:
+				case <-ctx.Done():
+					return
+				}
 			}
+		}()
+		cpu0 := processCPU()
+		start := time.Now()
+		for r := range p.Stream(ctx, in) {
+			if r.Err != nil {
+				p.Close()
+				return r.Err
+			}
+			f := r.Frame
 			t := f.Timing
 			if t.Detect > 0 {
 				detections++
@@ -129,11 +142,16 @@ func benchPose(ctx context.Context, a *app, args []string) error {
 				}
 			}
 		}
+		if err := ctx.Err(); err != nil {
+			p.Close()
+			return err
+		}
 		wall := time.Since(start)
+		cpu := processCPU() - cpu0
 		p.Close()
-		fmt.Fprintf(a.stdout, "  scope %-5s %6.1f frames/s (%d frames in %.2f s; detector ran on %d; found pose %d, face %d, left hand %d, right hand %d)\n",
-			c, float64(len(frames))/wall.Seconds(), len(frames), wall.Seconds(), detections, present[0], present[1], present[2], present[3])
-		names := []string{"detect", "pose", "left hand", "right hand", "face", "total"}
+		fmt.Fprintf(a.stdout, "  scope %-5s %6.1f frames/s (%d frames in %.2f s; CPU %.1f ms/frame; detector ran on %d; found pose %d, face %d, left hand %d, right hand %d)\n",
+			c, float64(len(frames))/wall.Seconds(), len(frames), wall.Seconds(), poseMS(cpu)/float64(len(frames)), detections, present[0], present[1], present[2], present[3])
+		names := []string{"detect", "pose", "left hand", "right hand", "face", "frame in->out"}
 		var parts []string
 		for k, d := range st {
 			if len(d) == 0 {
@@ -164,6 +182,15 @@ func benchPose(ctx context.Context, a *app, args []string) error {
 			c, res.Timing.FPSAfterFirst, poseMS(res.Timing.Median), mpPresent[0], mpPresent[1], mpPresent[2], mpPresent[3])
 	}
 	return nil
+}
+
+// processCPU is the CPU time (user + system) this process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func poseMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -250,4 +277,17 @@ func benchPoseCompare(ctx context.Context, a *app, cs []string, frames, threads 
 		}
 	}
 	return nil
+}
+
+// poseLoadAverage is /proc/loadavg's 1-minute figure: on shared machines the numbers above
+// depend on it.
+func poseLoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"gocv.io/x/gocv"
@@ -68,7 +69,6 @@ func cmdPose(ctx context.Context, a *app, args []string) error {
 		world         [][pose.NumPosePoints][3]float32
 		width, height int
 		found         [4]int
-		busy          time.Duration
 		lastLog       = time.Now()
 	)
 	defer func() {
@@ -76,23 +76,63 @@ func cmdPose(ctx context.Context, a *app, args []string) error {
 			writer.Close()
 		}
 	}()
-	for fr := range frames {
-		f, err := p.Process(ctx, fr.Mat, fr.PTS)
+	// The pipeline owns what it is given; with an overlay we keep the original to draw on
+	// and hand over a copy. Results come back in order, so a queue pairs them up.
+	var (
+		keepMu sync.Mutex
+		keep   []gocv.Mat
+	)
+	defer func() {
+		keepMu.Lock()
+		for _, m := range keep {
+			m.Close()
+		}
+		keepMu.Unlock()
+	}()
+	in := make(chan pose.Input)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(in)
+		for fr := range frames {
+			x := pose.Input{Seq: fr.Seq, PTS: fr.PTS, Mat: fr.Mat}
+			if *overlay != "" {
+				x.Mat = fr.Mat.Clone()
+				keepMu.Lock()
+				keep = append(keep, fr.Mat)
+				keepMu.Unlock()
+			}
+			select {
+			case in <- x:
+			case <-sctx.Done():
+				x.Mat.Close()
+				return
+			}
+		}
+	}()
+	started := time.Now()
+	for r := range p.Stream(sctx, in) {
+		f, err := r.Frame, r.Err
+		var shown gocv.Mat
+		if *overlay != "" {
+			keepMu.Lock()
+			shown, keep = keep[0], keep[1:]
+			keepMu.Unlock()
+		}
 		if err != nil {
-			fr.Close()
+			shown.Close()
 			if errors.Is(err, pose.ErrEmptyImage) {
-				a.log.Warn("skipping empty frame", "seq", fr.Seq)
+				a.log.Warn("skipping empty frame", "seq", r.Seq)
 				continue
 			}
-			return fmt.Errorf("%s frame %d: %w", *input, fr.Seq, err)
+			return fmt.Errorf("%s frame %d: %w", *input, r.Seq, err)
 		}
-		busy += f.Timing.Total
 		if width == 0 {
 			width, height = f.Width, f.Height
 		}
 		if f.Width != width || f.Height != height {
-			fr.Close()
-			return fmt.Errorf("%s frame %d is %dx%d, earlier frames %dx%d: a .pose file holds one size", *input, fr.Seq, f.Width, f.Height, width, height)
+			shown.Close()
+			return fmt.Errorf("%s frame %d is %dx%d, earlier frames %dx%d: a .pose file holds one size", *input, r.Seq, f.Width, f.Height, width, height)
 		}
 		points = append(points, f.Points)
 		conf = append(conf, f.Visibility)
@@ -106,19 +146,19 @@ func cmdPose(ctx context.Context, a *app, args []string) error {
 			if writer == nil {
 				writer, err = gocv.VideoWriterFile(*overlay, fourcc(*overlay), fps, width, height, true)
 				if err != nil {
-					fr.Close()
+					shown.Close()
 					return fmt.Errorf("--overlay %s: %w", *overlay, err)
 				}
 			}
-			pose.Draw(&fr.Mat, f)
-			if err := writer.Write(fr.Mat); err != nil {
-				fr.Close()
+			pose.Draw(&shown, f)
+			err := writer.Write(shown)
+			shown.Close()
+			if err != nil {
 				return fmt.Errorf("--overlay %s: %w", *overlay, err)
 			}
 		}
-		fr.Close()
 		if time.Since(lastLog) > 2*time.Second {
-			a.log.Info("pose", "frames", len(points), "fps", fmt.Sprintf("%.1f", float64(len(points))/busy.Seconds()))
+			a.log.Info("pose", "frames", len(points), "fps", fmt.Sprintf("%.1f", float64(len(points))/time.Since(started).Seconds()))
 			lastLog = time.Now()
 		}
 	}
@@ -140,7 +180,7 @@ func cmdPose(ctx context.Context, a *app, args []string) error {
 	}
 	n := len(points)
 	fmt.Fprintf(a.stdout, "%s: %d frames %dx%d, pose %d, face %d, left hand %d, right hand %d; %.1f frames/s (%s)\n",
-		*out, n, width, height, found[0], found[1], found[2], found[3], float64(n)/busy.Seconds(), *complexity)
+		*out, n, width, height, found[0], found[1], found[2], found[3], float64(n)/time.Since(started).Seconds(), *complexity)
 	if *overlay != "" {
 		fmt.Fprintf(a.stdout, "overlay: %s\n", *overlay)
 	}

@@ -470,13 +470,13 @@ type Result struct {
 // or ctx ends. Frame.Timing.Total then includes time spent waiting between the halves.
 // The Pipeline must not be used otherwise until the output channel is closed.
 func (p *Pipeline) Stream(ctx context.Context, in <-chan Input) <-chan Result {
-	out := make(chan Result, 1)
+	out := make(chan Result)
 	type work struct {
 		j   *job
 		in  Input
 		err error
 	}
-	mid := make(chan work, 1)
+	mid := make(chan work) // unbuffered: the pose runs at most one frame ahead
 	go func() {
 		defer close(mid)
 		for {
