@@ -41,19 +41,19 @@ func cmdPose(ctx context.Context, a *app, args []string) error {
 	if !strings.HasSuffix(*out, ".pose") {
 		return fmt.Errorf("%w: --out %s: the file name must end in .pose", errUsage, *out)
 	}
-	src, err := capture.Open(*input, capture.Options{MaxFrames: *maxFrames})
-	if err != nil {
-		return err
-	}
-	defer src.Close()
 	p, err := pose.New(pose.Options{
 		Complexity: *complexity, HandModel: *handModel, Threads: *threads,
-		Static: *static || src.Kind() == capture.Image, Smoothing: pose.Smoother(*smoothing),
+		Static: *static || capture.Classify(*input) == capture.Image, Smoothing: pose.Smoother(*smoothing),
 	})
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	src, err := capture.Open(*input, capture.Options{MaxFrames: *maxFrames})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
 	frames, err := src.Start(ctx)
 	if err != nil {
 		return err
@@ -111,7 +111,16 @@ func cmdPose(ctx context.Context, a *app, args []string) error {
 		}
 	}()
 	started := time.Now()
-	for r := range p.Stream(sctx, in) {
+	results := p.Stream(sctx, in)
+	defer func() {
+		// On an early return the pipeline may still be busy: stop it and wait, so that
+		// its models are idle before p.Close.
+		cancel()
+		for r := range results {
+			_ = r
+		}
+	}()
+	for r := range results {
 		f, err := r.Frame, r.Err
 		var shown gocv.Mat
 		if *overlay != "" {
