@@ -17,7 +17,7 @@ import (
 
 const opencvData = "/usr/share/doc/opencv-doc/examples/data"
 
-func sample(t *testing.T, name string) gocv.Mat {
+func sample(t testing.TB, name string) gocv.Mat {
 	t.Helper()
 	p := filepath.Join(opencvData, name)
 	if _, err := os.Stat(p); err != nil {

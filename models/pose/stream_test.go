@@ -9,11 +9,16 @@ import (
 	"gocv.io/x/gocv"
 )
 
-// panFrames are 640x480 windows drifting over a photo, like a hand-held camera.
+// panFrames are 640x480 windows drifting to and fro over a photo (at least 420x300
+// pixels), like a hand-held camera.
 func panFrames(src gocv.Mat, n int) []gocv.Mat {
 	var out []gocv.Mat
 	for i := 0; i < n; i++ {
-		x0 := 20 + 6*i
+		k := i % 32
+		if k >= 16 {
+			k = 31 - k
+		}
+		x0 := min(src.Cols()-400, 20+6*k)
 		roi := src.Region(image.Rect(x0, 10, x0+400, 310))
 		m := gocv.NewMat()
 		gocv.Resize(roi, &m, image.Pt(640, 480), 0, 0, gocv.InterpolationLinear)
