@@ -244,10 +244,10 @@ func tuneByHeldOutSigners(train []*ambToken, kp [][]float64, y []int, classes in
 		}
 		return xs, ys, ts
 	}
-	betas := []float64{0, 0.25, 0.5, 1, 2, 4}
+	betas := []float64{0, 0.25, 0.5, 1, 2, 4, 8, 16}
 	bestL2, bestRight := l2, -1
 	right := make(map[[2]float64]int)
-	for _, lam := range []float64{0.01, 0.1, 1} {
+	for _, lam := range []float64{0.01, 0.1, 1, 10} {
 		for _, sp := range splits {
 			xs, ys, ts := pickRows(sp.tr)
 			m := trainLogistic(xs, ys, classes, lam)
