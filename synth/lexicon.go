@@ -147,7 +147,10 @@ func NewLexicon() (*Lexicon, error) {
 	for gi := range groups {
 		g := &groups[gi]
 		lx.groups[g.name] = g
-		members := lx.groupSigns(r, g, all)
+		members, err := lx.groupSigns(r, g, all)
+		if err != nil {
+			return nil, err
+		}
 		all = append(all, members...)
 	}
 	for _, gl := range lx.plainGlosses() {
@@ -265,7 +268,7 @@ func (s *sign) finish(r *rand.Rand) {
 
 // groupSigns makes the members of g: one random sign, then variants that differ only in
 // the group's contrast feature.
-func (lx *Lexicon) groupSigns(r *rand.Rand, g *groupSpec, others []*sign) []*sign {
+func (lx *Lexicon) groupSigns(r *rand.Rand, g *groupSpec, others []*sign) ([]*sign, error) {
 	n := len(g.members)
 	for try := 0; ; try++ {
 		base := randomSign(r, g.members[0].gloss)
@@ -317,7 +320,7 @@ func (lx *Lexicon) groupSigns(r *rand.Rand, g *groupSpec, others []*sign) []*sig
 				out[i] = &s
 			}
 		default:
-			panic("synth: unknown contrast " + g.contrast) // a programming error in vocab.go
+			return nil, fmt.Errorf("group %q: unknown contrast %q; use handshape, location, repetition, size or orientation", g.name, g.contrast)
 		}
 		ok := true
 		for i, s := range out {
@@ -329,7 +332,7 @@ func (lx *Lexicon) groupSigns(r *rand.Rand, g *groupSpec, others []*sign) []*sig
 			}
 		}
 		if ok || try > 500 {
-			return out
+			return out, nil
 		}
 	}
 }
