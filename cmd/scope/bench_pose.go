@@ -30,8 +30,9 @@ The default frames are a slow made-up camera pan and zoom over opencv-doc's mess
 --frames frames of a video instead, scaled to 640x480.
 
 --compare instead holds the landmarks against MediaPipe's: opencv-doc's messi5.jpg,
-basketball1.png and basketball2.png each alone, and the first --compare-frames frames of
-vtest.avi as a video, reporting per part how many frames each side found it on, how many
+basketball1.png and basketball2.png each alone, the first --compare-frames frames of
+vtest.avi as a video, and --compare-pan frames of the made-up pan over messi5.jpg (a
+person close up, so hands and face are tracked), reporting per part how many frames each side found it on, how many
 both did, and the mean and p95 landmark distance in % of the image's larger side.`
 
 const opencvDocData = "/usr/share/doc/opencv-doc/examples/data"
@@ -46,6 +47,7 @@ func benchPose(ctx context.Context, a *app, args []string) error {
 	noMP := fs.Bool("no-mediapipe", false, "skip MediaPipe's Holistic")
 	compare := fs.Bool("compare", false, "compare landmarks with MediaPipe's instead of measuring speed")
 	compareFrames := fs.Int("compare-frames", 200, "frames of vtest.avi for --compare")
+	comparePan := fs.Int("compare-pan", 90, "frames of the pan over messi5.jpg for --compare (0: none)")
 	if err := parseFlags(a, fs, args); err != nil {
 		return err
 	}
@@ -56,7 +58,7 @@ func benchPose(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	if *compare {
-		return benchPoseCompare(ctx, a, cs, *compareFrames, *threads)
+		return benchPoseCompare(ctx, a, cs, *compareFrames, *comparePan, *threads)
 	}
 	if *nframes < 2 {
 		return fmt.Errorf("%w: --frames %d: want at least 2", errUsage, *nframes)
@@ -228,33 +230,14 @@ func benchPoseFrames(video string, n int) ([]gocv.Mat, string, error) {
 		return out, video + " scaled", nil
 	}
 	path := filepath.Join(opencvDocData, "messi5.jpg")
-	src := gocv.IMRead(path, gocv.IMReadColor)
-	if src.Empty() {
-		return nil, "", fmt.Errorf("%s: not readable (apt-get install opencv-doc, or give --input)", path)
-	}
-	defer src.Close()
-	w, h := float64(src.Cols()), float64(src.Rows())
-	for i := 0; i < n; i++ {
-		// A 4:3 window that widens from 80% to 100% of the image height and drifts
-		// sideways: the person moves a few pixels a frame, as with a hand-held camera.
-		t := float64(i) / float64(n-1)
-		ch := h * (0.8 + 0.2*t)
-		cw := ch * 4 / 3
-		if cw > w {
-			cw, ch = w, w*3/4
-		}
-		x0 := (w - cw) * (0.5 + 0.4*(t-0.5))
-		y0 := (h - ch) / 2
-		roi := src.Region(image.Rect(int(x0), int(y0), int(x0+cw), int(y0+ch)))
-		r := gocv.NewMat()
-		gocv.Resize(roi, &r, image.Pt(640, 480), 0, 0, gocv.InterpolationArea)
-		roi.Close()
-		out = append(out, r)
+	out, err := refcheck.PanFrames(path, n, 640, 480)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w (apt-get install opencv-doc, or give --input)", err)
 	}
 	return out, "made-up camera pan over the real photo messi5.jpg", nil
 }
 
-func benchPoseCompare(ctx context.Context, a *app, cs []string, frames, threads int) error {
+func benchPoseCompare(ctx context.Context, a *app, cs []string, frames, panFrames, threads int) error {
 	var imgs []string
 	for _, n := range []string{"messi5.jpg", "basketball1.png", "basketball2.png"} {
 		imgs = append(imgs, filepath.Join(opencvDocData, n))
@@ -262,7 +245,8 @@ func benchPoseCompare(ctx context.Context, a *app, cs []string, frames, threads 
 	video := filepath.Join(opencvDocData, "vtest.avi")
 	for _, c := range cs {
 		a.log.Info("comparing with MediaPipe's Holistic", "complexity", c, "images", len(imgs), "video frames", frames)
-		res, err := refcheck.Run(ctx, refcheck.Options{Complexity: c, Images: imgs, Video: video, Frames: frames, Threads: threads, Log: a.stderr})
+		res, err := refcheck.Run(ctx, refcheck.Options{Complexity: c, Images: imgs, Video: video, Frames: frames,
+			Pan: imgs[0], PanFrames: panFrames, Threads: threads, Log: a.stderr})
 		if err != nil {
 			return err
 		}
@@ -274,6 +258,12 @@ func benchPoseCompare(ctx context.Context, a *app, cs []string, frames, threads 
 		fmt.Fprintf(a.stdout, "  video: vtest.avi, first %d frames, tracking and smoothing on\n", len(res.VideoFrames))
 		for _, p := range res.Video {
 			fmt.Fprintf(a.stdout, "    %s\n", p)
+		}
+		if panFrames > 0 {
+			fmt.Fprintf(a.stdout, "  video: %d frames 640x480 of a made-up camera pan over messi5.jpg (real photo), tracking and smoothing on\n", panFrames)
+			for _, p := range res.Pan {
+				fmt.Fprintf(a.stdout, "    %s\n", p)
+			}
 		}
 	}
 	return nil

@@ -6,6 +6,7 @@ package refcheck
 import (
 	"context"
 	"fmt"
+	"image"
 	"io"
 	"math"
 	"os"
@@ -178,16 +179,76 @@ type Options struct {
 	Video      string   // and Frames frames of this video (video mode), after skipping Skip
 	Frames     int
 	Skip       int
-	Threads    int
-	Log        io.Writer // progress, may be nil
+	// Pan, if not empty, is a photo to make PanFrames frames of 640x480 camera pan from
+	// (video mode): a person close to the camera, so hands and face are tracked too.
+	Pan       string
+	PanFrames int
+	Threads   int
+	Log       io.Writer // progress, may be nil
 }
 
 // Result of a Run.
 type Result struct {
-	Static, Video [4]Part
-	StaticFrames  []pose.Frame
-	VideoFrames   []pose.Frame
-	Ref           []mpref.HolisticFrame
+	Static, Video, Pan [4]Part
+	StaticFrames       []pose.Frame
+	VideoFrames        []pose.Frame
+	Ref                []mpref.HolisticFrame
+}
+
+// PanFrames returns n frames of w x h: a window of the photo with the frames' aspect
+// ratio that widens from 80% to 100% of the photo's height and drifts sideways, so the
+// person in it moves a few pixels a frame, as with a hand-held camera. The photo is real;
+// the camera motion is made up.
+func PanFrames(photo string, n, w, h int) ([]gocv.Mat, error) {
+	src := gocv.IMRead(photo, gocv.IMReadColor)
+	if src.Empty() {
+		src.Close()
+		return nil, fmt.Errorf("%s: not a readable image", photo)
+	}
+	defer src.Close()
+	sw, sh := float64(src.Cols()), float64(src.Rows())
+	aspect := float64(w) / float64(h)
+	var out []gocv.Mat
+	for i := 0; i < n; i++ {
+		t := 0.0
+		if n > 1 {
+			t = float64(i) / float64(n-1)
+		}
+		ch := sh * (0.8 + 0.2*t)
+		cw := ch * aspect
+		if cw > sw {
+			cw, ch = sw, sw/aspect
+		}
+		x0 := (sw - cw) * (0.5 + 0.4*(t-0.5))
+		y0 := (sh - ch) / 2
+		roi := src.Region(image.Rect(int(x0), int(y0), int(x0+cw), int(y0+ch)))
+		m := gocv.NewMat()
+		gocv.Resize(roi, &m, image.Pt(w, h), 0, 0, gocv.InterpolationArea)
+		roi.Close()
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// compareVideo runs both pipelines over the frames in dir (video mode).
+func compareVideo(ctx context.Context, opt Options, frames []string, dir string, mc int, logf func(string, ...any)) ([4]Part, []pose.Frame, []mpref.HolisticFrame, error) {
+	var parts [4]Part
+	p, err := pose.New(pose.Options{Complexity: opt.Complexity, Threads: opt.Threads})
+	if err != nil {
+		return parts, nil, nil, err
+	}
+	ours, err := RunOurs(ctx, p, frames, 33333*time.Microsecond)
+	p.Close()
+	if err != nil {
+		return parts, nil, nil, err
+	}
+	logf("mediapipe holistic (video, %d frames, complexity %s)...", len(frames), opt.Complexity)
+	ref, err := mpref.RunHolistic(ctx, mpref.HolisticRequest{Mode: mpref.Video, ModelComplexity: mc, FramesDir: dir})
+	if err != nil {
+		return parts, nil, nil, err
+	}
+	parts, err = Compare(ours, ref.Frames)
+	return parts, ours, ref.Frames, err
 }
 
 // Run compares both pipelines on Images (static) and on the video's first frames.
@@ -229,22 +290,33 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		p, err := pose.New(pose.Options{Complexity: opt.Complexity, Threads: opt.Threads})
+		if res.Video, res.VideoFrames, res.Ref, err = compareVideo(ctx, opt, frames, dir, mc, logf); err != nil {
+			return res, err
+		}
+	}
+	if opt.Pan != "" && opt.PanFrames > 0 {
+		dir, err := os.MkdirTemp("", "scope-refcheck-pan-")
 		if err != nil {
 			return res, err
 		}
-		ours, err := RunOurs(ctx, p, frames, 33333*time.Microsecond)
-		p.Close()
+		defer os.RemoveAll(dir)
+		mats, err := PanFrames(opt.Pan, opt.PanFrames, 640, 480)
 		if err != nil {
 			return res, err
 		}
-		logf("mediapipe holistic (video, %d frames, complexity %s)...", len(frames), opt.Complexity)
-		ref, err := mpref.RunHolistic(ctx, mpref.HolisticRequest{Mode: mpref.Video, ModelComplexity: mc, FramesDir: dir})
+		var frames []string
+		for i, m := range mats {
+			path := filepath.Join(dir, fmt.Sprintf("f%05d.png", i+1))
+			if !gocv.IMWrite(path, m) {
+				err = fmt.Errorf("writing %s", path)
+			}
+			m.Close()
+			frames = append(frames, path)
+		}
 		if err != nil {
 			return res, err
 		}
-		res.VideoFrames, res.Ref = ours, ref.Frames
-		if res.Video, err = Compare(ours, ref.Frames); err != nil {
+		if res.Pan, _, _, err = compareVideo(ctx, opt, frames, dir, mc, logf); err != nil {
 			return res, err
 		}
 	}
