@@ -139,23 +139,29 @@ func openStages(a *app, c config.Config, translate, store bool) (*stages, error)
 
 func timeDuration(d config.Duration) time.Duration { return time.Duration(d) }
 
-// demoTranslator finds the demo translator that ships in models/demo/slt: the base
-// model (model.gguf) and one LoRA adapter per domain (lora-<domain>.gguf).
+// demoTranslator finds the demo translator that ships in models/demo/slt: one base
+// model (the .gguf file not named lora-*) and one LoRA adapter per domain
+// (lora-<domain>.gguf).
 func demoTranslator() (string, map[string]string, error) {
 	dir, err := assets.Find("models/demo/slt")
 	if err != nil {
 		return "", nil, fmt.Errorf("demo translator: %w; set slt.model to a GGUF file", err)
 	}
-	model := filepath.Join(dir, "model.gguf")
-	if _, err := os.Stat(model); err != nil {
-		return "", nil, fmt.Errorf("demo translator: %w; set slt.model to a GGUF file", err)
-	}
+	all, _ := filepath.Glob(filepath.Join(dir, "*.gguf"))
+	var models []string
 	adapters := map[string]string{}
-	ms, _ := filepath.Glob(filepath.Join(dir, "lora-*.gguf"))
-	for _, m := range ms {
-		adapters[strings.TrimSuffix(strings.TrimPrefix(filepath.Base(m), "lora-"), ".gguf")] = m
+	for _, m := range all {
+		name := filepath.Base(m)
+		if strings.HasPrefix(name, "lora-") {
+			adapters[strings.TrimSuffix(strings.TrimPrefix(name, "lora-"), ".gguf")] = m
+			continue
+		}
+		models = append(models, m)
 	}
-	return model, adapters, nil
+	if len(models) != 1 {
+		return "", nil, fmt.Errorf("demo translator: want one base model in %s, found %d (%v); set slt.model to a GGUF file", dir, len(models), models)
+	}
+	return models[0], adapters, nil
 }
 
 func runDemo(ctx context.Context, a *app, c config.Config, n int, seed uint64, translate, store bool) error {
