@@ -28,11 +28,11 @@ type location struct {
 var locations = map[string]location{
 	"neutral":        {vec{-0.05, 0.13, -0.32}, false},
 	"neutral-high":   {vec{-0.05, 0.03, -0.33}, false},
-	"neutral-low":    {vec{-0.05, 0.25, -0.30}, false},
+	"neutral-low":    {vec{-0.05, 0.21, -0.30}, false},
 	"side":           {vec{-0.22, 0.13, -0.24}, false},
 	"chest":          {vec{-0.02, 0.09, -0.15}, false},
 	"chest-dominant": {vec{-0.11, 0.08, -0.14}, false},
-	"stomach":        {vec{-0.02, 0.27, -0.17}, false},
+	"stomach":        {vec{-0.02, 0.22, -0.17}, false},
 	"shoulder":       {vec{0.14, 0.01, -0.10}, false},
 	"neck":           {vec{0.00, -0.07, -0.11}, false},
 	"forehead":       {vec{0.00, -0.11, -0.10}, true},
@@ -243,6 +243,11 @@ func randomSign(r *rand.Rand, gloss string) *sign {
 	s.path = pick(r, paths)
 	if s.path != "open" && s.path != "close" && r.Float64() < 0.35 {
 		s.reps = 2 + r.IntN(2)
+	}
+	// Signs that barely move the wrist (holds, finger wiggles, twists) are made in the
+	// signing space, not down at the height where hands rest.
+	if (s.loc == "neutral-low" || s.loc == "stomach") && (s.path == "hold" || s.path == "wiggle" || s.path == "twist") {
+		s.loc = "neutral"
 	}
 	s.finish(r)
 	return s

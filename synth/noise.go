@@ -15,7 +15,8 @@ type noise struct {
 	w, h      float64
 	handDrift [2][3]float64 // AR(1) wobble per hand (left, right)
 	faceDrift [3]float64
-	lostFor   [2]int // frames a hand stays lost
+	poseDrift [33][3]float64 // AR(1) noise per pose point: MediaPipe smooths the pose over time
+	lostFor   [2]int         // frames a hand stays lost
 	prevWrist [2][2]float64
 	havePrev  [2]bool
 }
@@ -103,9 +104,15 @@ func (n *noise) apply(p *[numPoints][3]float32, c *[numPoints]float32) {
 		case i >= 13 && i <= 22:
 			sigma = 1.8 * k
 		}
-		p[i][0] += n.gauss(sigma)
-		p[i][1] += n.gauss(sigma)
-		p[i][2] += n.gauss(0.03 * k)
+		// Stationary spread sigma, but consecutive frames differ by only 0.55 sigma, as
+		// after MediaPipe's One-Euro filter.
+		d := &n.poseDrift[i]
+		d[0] = 0.85*d[0] + 0.53*sigma*r.NormFloat64()
+		d[1] = 0.85*d[1] + 0.53*sigma*r.NormFloat64()
+		d[2] = 0.85*d[2] + 0.53*0.03*k*r.NormFloat64()
+		p[i][0] += float32(d[0])
+		p[i][1] += float32(d[1])
+		p[i][2] += float32(d[2])
 		u := r.Float64()
 		switch {
 		case i >= 25:

@@ -241,7 +241,7 @@ func (rd *renderer) timeline(signs []*sign) ([]segment, int) {
 		t += s.n
 		segs = append(segs, s)
 	}
-	add(segment{kind: segRest, n: frames(0.25 + 0.35*r.Float64())})
+	add(segment{kind: segRest, n: frames(0.4 + 0.4*r.Float64())}) // hands down while the other person finishes
 	add(segment{kind: segMove, n: move(-1, 0), from: -1, to: 0})
 	for i := range signs {
 		add(segment{kind: segSign, n: durs[i], sign: i, tv: tvs[i]})
@@ -250,7 +250,7 @@ func (rd *renderer) timeline(signs []*sign) ([]segment, int) {
 		}
 	}
 	add(segment{kind: segMove, n: move(len(signs)-1, -1), from: len(signs) - 1, to: -1})
-	add(segment{kind: segRest, n: frames(0.2 + 0.25*r.Float64())})
+	add(segment{kind: segRest, n: frames(0.35 + 0.35*r.Float64())})
 	return segs, t
 }
 

@@ -47,9 +47,10 @@ func newSigner(r *rand.Rand, id, split string, width, height int) *Signer {
 	s.Laxness = 7 * r.NormFloat64()
 	s.PlaceBias = [3]float64{0.012 * r.NormFloat64(), 0.012 * r.NormFloat64(), 0.012 * r.NormFloat64()}
 	s.TwistBias = 8 * r.NormFloat64()
-	// Framed like a kiosk camera: head near the top, hands to the bottom of the image.
-	s.PxPerM = float64(height) * (1.15 + 0.25*r.Float64()) / s.Scale
-	s.Center = [2]float64{float64(width) * (0.5 + 0.08*(r.Float64()-0.5)), float64(height) * (0.47 + 0.08*r.Float64())}
+	// Framed like a kiosk camera or a sign language corpus: head near the top, the body
+	// down to about the hips, so hands at rest sit at or below the bottom edge.
+	s.PxPerM = float64(height) * (1.0 + 0.25*r.Float64()) / s.Scale
+	s.Center = [2]float64{float64(width) * (0.5 + 0.08*(r.Float64()-0.5)), float64(height) * (0.42 + 0.06*r.Float64())}
 	return s
 }
 
