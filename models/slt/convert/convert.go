@@ -8,6 +8,7 @@
 package convert
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -36,7 +37,58 @@ func Model(dir, out string) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
+	// ollama's converter leaves general.name out; train/slt puts the model's name (with
+	// "synthetic" for models trained on synthetic data) in config.json's _name_or_path.
+	var cfg struct {
+		Name string `json:"_name_or_path"`
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "config.json")); err == nil && json.Unmarshal(b, &cfg) == nil && cfg.Name != "" {
+		if err := setMetadata(f.Name(), gguf.KV{Key: "general.name", Value: cfg.Name}); err != nil {
+			return err
+		}
+	}
 	return finish(f.Name(), out)
+}
+
+// setMetadata rewrites the GGUF at path with kv added (or replaced).
+func setMetadata(path string, kv gguf.KV) error {
+	f, err := gguf.Open(path)
+	if err != nil {
+		return err
+	}
+	r, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var ts []gguf.Tensor
+	for _, ti := range f.Tensors {
+		data, err := f.ReadTensor(r, ti)
+		if err != nil {
+			return err
+		}
+		ts = append(ts, gguf.Tensor{Name: ti.Name, Shape: ti.Shape, Type: ti.Type, Data: data})
+	}
+	kvs := []gguf.KV{}
+	for _, x := range f.KV {
+		if x.Key != kv.Key {
+			kvs = append(kvs, x)
+		}
+	}
+	kvs = append(kvs, kv)
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".meta-*.gguf")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := gguf.Write(tmp, kvs, ts); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 // finish checks the GGUF written at tmp and moves it to out.

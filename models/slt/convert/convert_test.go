@@ -143,6 +143,9 @@ func TestConvertedModelMatchesPyTorch(t *testing.T) {
 	if err := Model(hf, out); err != nil {
 		t.Fatal(err)
 	}
+	if f, err := gguf.Open(out); err != nil || !strings.Contains(f.String("general.name"), "synthetic") {
+		t.Errorf("general.name not taken from config.json's _name_or_path: %v", err)
+	}
 	ref := runReference(t, hf, "", probe, 8)
 	got, greedy := runLlama(t, out, "", probe, 8)
 	d := maxDiff(got, ref.Logits)

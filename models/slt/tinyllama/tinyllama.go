@@ -315,6 +315,7 @@ func (m *Model) WriteHF(dir string) error {
 		"eos_token_id":            EOS,
 		"tie_word_embeddings":     false,
 		"torch_dtype":             "float32",
+		"_name_or_path":           "scope-tiny-llama-random-synthetic",
 	}
 	if err := writeJSON(filepath.Join(dir, "config.json"), cfg); err != nil {
 		return err
