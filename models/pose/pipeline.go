@@ -159,9 +159,10 @@ func (o *Options) setDefaults() error {
 // ErrEmptyImage is returned by Process for an empty or zero-size frame.
 var ErrEmptyImage = errors.New("empty image (zero size or no pixels)")
 
-// Pipeline runs MediaPipe Holistic's graph on frames, one frame at a time. It is not safe
-// for concurrent use: frames of one stream must come in order, since each frame's pose
-// places the next frame's crop.
+// Pipeline runs MediaPipe Holistic's graph on the frames of one stream, in order: each
+// frame's pose places the next frame's crop. It is not safe for concurrent use: call
+// Process from one goroutine, or hand the frames to Stream; Close only after Process has
+// returned or Stream's output has closed.
 type Pipeline struct {
 	opt Options
 
@@ -299,9 +300,12 @@ func (p *Pipeline) Close() error {
 // video.
 func (p *Pipeline) Reset() {
 	p.resetPose()
-	p.resetHandFace()
+	p.resetFace()
+	p.resetHands()
 }
 
+// The pose, the face and the hands each have their own reset because Stream runs them on
+// different goroutines, each touching only its own state.
 func (p *Pipeline) resetPose() {
 	p.poseROI = nil
 	p.visFilter, p.auxVis = nil, nil
@@ -310,15 +314,16 @@ func (p *Pipeline) resetPose() {
 	p.worldFilter.reset()
 }
 
-// resetHandFace is separate from resetPose because Stream runs the two halves of the
-// graph on different goroutines, each touching only its own state.
-func (p *Pipeline) resetHandFace() {
+func (p *Pipeline) resetFace() {
+	p.face.prev = nil
+	p.face.filter.reset()
+}
+
+func (p *Pipeline) resetHands() {
 	for i := range p.hands {
 		p.hands[i].prev = nil
 		p.hands[i].filter.reset()
 	}
-	p.face.prev = nil
-	p.face.filter.reset()
 }
 
 // Process finds the keypoints in one BGR frame (8-bit, 1, 3 or 4 channels) with
@@ -326,23 +331,33 @@ func (p *Pipeline) resetHandFace() {
 // and no error; an empty image gives ErrEmptyImage. img stays the caller's.
 func (p *Pipeline) Process(ctx context.Context, img gocv.Mat, pts time.Duration) (Frame, error) {
 	j, err := p.posePart(ctx, img, pts)
-	if err != nil || j.pose == nil {
-		p.resetHandFace() // no person: the hands and face lose their tracks too
-		j.release()
+	defer j.release()
+	if err != nil {
+		p.resetFace()
+		p.resetHands()
 		return j.frame, err
 	}
-	err = p.handFacePart(j, p.opt.Threads > 1)
-	j.release()
+	if p.opt.Threads > 1 && j.pose != nil {
+		// The face and both hands at once.
+		done := make(chan struct{})
+		go func() { defer close(done); p.facePart(j) }()
+		err = p.handsPart(j, true, done)
+	} else {
+		p.facePart(j)
+		err = p.handsPart(j, false, nil)
+	}
 	return j.frame, err
 }
 
-// job carries one frame from the pose half of the graph to the hand and face half.
+// job carries one frame through the graph's parts.
 type job struct {
-	frame Frame
-	start time.Time
-	img   gocv.Mat // BGR
-	owned bool     // img was converted here and must be closed
-	pose  []point  // nil when no pose: nothing else to do
+	frame   Frame
+	start   time.Time
+	img     gocv.Mat // BGR
+	owned   bool     // img was converted here and must be closed
+	pose    []point  // nil when no pose: nothing else to do
+	face    []point
+	faceErr error
 }
 
 func (j *job) release() {
@@ -389,45 +404,54 @@ func (p *Pipeline) posePart(ctx context.Context, img gocv.Mat, pts time.Duration
 	return j, nil
 }
 
-// handFacePart finds both hands and the face from the job's pose, at the same time when
-// concurrent, and completes the frame. It touches only the hands' and face's state.
-func (p *Pipeline) handFacePart(j *job, concurrent bool) error {
+// facePart finds the face from the job's pose. It touches only the face's state.
+func (p *Pipeline) facePart(j *job) {
+	if p.opt.Static || j.pose == nil {
+		p.resetFace()
+	}
+	if j.pose == nil {
+		return
+	}
+	t := time.Now()
+	j.face, j.faceErr = p.runFace(j.img, j.pose, j.frame.PTS)
+	j.frame.Timing.Face = time.Since(t)
+}
+
+// handsPart finds both hands from the job's pose (at the same time when concurrent),
+// waits for faceDone (closed when facePart has finished, nil if it has) and completes
+// the frame. It touches only the hands' state.
+func (p *Pipeline) handsPart(j *job, concurrent bool, faceDone <-chan struct{}) error {
 	f := &j.frame
-	pts := f.PTS
-	if p.opt.Static {
-		p.resetHandFace()
+	if p.opt.Static || j.pose == nil {
+		p.resetHands()
 	}
 	var handErr [2]error
-	var faceErr error
 	var hands [2][]point
-	var face []point
-	runHand := func(side int) {
-		t := time.Now()
-		hands[side], f.Handedness[side], handErr[side] = p.runHand(j.img, side, j.pose, pts)
-		if side == 0 {
-			f.Timing.LeftHand = time.Since(t)
+	if j.pose != nil {
+		runHand := func(side int) {
+			t := time.Now()
+			hands[side], f.Handedness[side], handErr[side] = p.runHand(j.img, side, j.pose, f.PTS)
+			if side == 0 {
+				f.Timing.LeftHand = time.Since(t)
+			} else {
+				f.Timing.RightHand = time.Since(t)
+			}
+		}
+		if concurrent {
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go func() { defer wg.Done(); runHand(0) }()
+			runHand(1)
+			wg.Wait()
 		} else {
-			f.Timing.RightHand = time.Since(t)
+			runHand(0)
+			runHand(1)
 		}
 	}
-	runFace := func() {
-		t := time.Now()
-		face, faceErr = p.runFace(j.img, j.pose, pts)
-		f.Timing.Face = time.Since(t)
+	if faceDone != nil {
+		<-faceDone
 	}
-	if concurrent {
-		var wg sync.WaitGroup
-		wg.Add(2)
-		go func() { defer wg.Done(); runHand(0) }()
-		go func() { defer wg.Done(); runHand(1) }()
-		runFace()
-		wg.Wait()
-	} else {
-		runHand(0)
-		runHand(1)
-		runFace()
-	}
-	if err := errors.Join(handErr[0], handErr[1], faceErr); err != nil {
+	if err := errors.Join(handErr[0], handErr[1], j.faceErr); err != nil {
 		f.Timing.Total = time.Since(j.start)
 		return err
 	}
@@ -441,7 +465,7 @@ func (p *Pipeline) handFacePart(j *job, concurrent bool) error {
 			f.Visibility[offset+i] = 1
 		}
 	}
-	put(PartFace, FaceOffset, face)
+	put(PartFace, FaceOffset, j.face)
 	put(PartLeftHand, LeftHandOffset, hands[0])
 	put(PartRightHand, RightHandOffset, hands[1])
 	normalize(f)
@@ -463,11 +487,11 @@ type Result struct {
 	Err   error
 }
 
-// Stream processes frames from in as Process would, but with the pose of one frame
-// running while the hands and face of the previous frame are found, so that two cores
-// stay busy (with Threads > 1; the hands and face also run at the same time as each
-// other with Threads > 2). Results come out in order; the channel closes after in closes
-// or ctx ends. Frame.Timing.Total then includes time spent waiting between the halves.
+// Stream processes frames from in as Process would, but overlaps consecutive frames so
+// that two cores stay busy (with Threads > 1): the pose and the face of one frame run
+// while the hands of the previous frame are found (the two hands also at the same time
+// with Threads > 2). Results come out in order; the channel closes after in closes or
+// ctx ends. Frame.Timing.Total then includes time spent waiting between the stages.
 // The Pipeline must not be used otherwise until the output channel is closed.
 func (p *Pipeline) Stream(ctx context.Context, in <-chan Input) <-chan Result {
 	out := make(chan Result)
@@ -476,7 +500,7 @@ func (p *Pipeline) Stream(ctx context.Context, in <-chan Input) <-chan Result {
 		in  Input
 		err error
 	}
-	mid := make(chan work) // unbuffered: the pose runs at most one frame ahead
+	mid := make(chan work) // unbuffered: the first stage runs at most one frame ahead
 	go func() {
 		defer close(mid)
 		for {
@@ -502,6 +526,11 @@ func (p *Pipeline) Stream(ctx context.Context, in <-chan Input) <-chan Result {
 				continue
 			}
 			j, err := p.posePart(ctx, x.Mat, x.PTS)
+			if err != nil {
+				p.resetFace()
+			} else {
+				p.facePart(j)
+			}
 			select {
 			case mid <- work{j: j, in: x, err: err}:
 			case <-ctx.Done():
@@ -516,10 +545,10 @@ func (p *Pipeline) Stream(ctx context.Context, in <-chan Input) <-chan Result {
 		for w := range mid {
 			err := w.err
 			if p.opt.Threads > 1 {
-				if err == nil && w.j.pose != nil {
-					err = p.handFacePart(w.j, p.opt.Threads > 2)
+				if err == nil {
+					err = p.handsPart(w.j, p.opt.Threads > 2, nil)
 				} else {
-					p.resetHandFace()
+					p.resetHands()
 				}
 				w.j.release()
 				w.in.Mat.Close()
