@@ -95,7 +95,8 @@ type Options struct {
 	// smoothing.
 	Static bool
 	// Smoothing filters the pose over time: SmoothOneEuro (default, MediaPipe's settings)
-	// or SmoothNone.
+	// or SmoothNone. As in MediaPipe, the two hidden points that place the next frame's
+	// crop are smoothed either way.
 	Smoothing Smoother
 	// HandFaceSmoothing filters hand and face landmarks: SmoothNone (default: Holistic does
 	// not smooth them), SmoothVelocity (MediaPipe's hand and face mesh solutions' filter) or
@@ -267,7 +268,7 @@ func New(opt Options) (*Pipeline, error) {
 		return nil, fmt.Errorf("pose_detection: %d anchors but %d box values", n, len(p.detector.output(0)))
 	}
 	p.poseFilter = landmarkFilter{kind: opt.Smoothing, minCutoff: 0.05, beta: 80, dCutoff: 1}
-	p.auxFilter = landmarkFilter{kind: opt.Smoothing, minCutoff: 0.01, beta: 10, dCutoff: 1}
+	p.auxFilter = landmarkFilter{kind: SmoothOneEuro, minCutoff: 0.01, beta: 10, dCutoff: 1}
 	p.worldFilter = landmarkFilter{kind: opt.Smoothing, minCutoff: 0.1, beta: 40, dCutoff: 1, noValueScale: true}
 	hf := landmarkFilter{kind: opt.HandFaceSmoothing, minCutoff: 0.05, beta: 80, dCutoff: 1, windowSize: 5, velocityScale: 10}
 	p.hands[0].filter, p.hands[1].filter, p.face.filter = hf, hf, hf
@@ -640,15 +641,19 @@ func (p *Pipeline) runPose(img gocv.Mat, pts time.Duration, tm *Timing) ([]point
 	}
 	pose, aux := lm[:NumPosePoints], lm[NumPosePoints:NumPosePoints+2]
 
-	if p.opt.Smoothing != SmoothNone && !p.opt.Static {
+	if !p.opt.Static {
 		// The object's size for the filters is the alignment box of the raw aux points.
 		box := alignmentRect(aux[0], aux[1], w, h, math.Pi/2)
 		scale := (box.W*float64(w) + box.H*float64(h)) / 2
-		smoothVisibility(&p.visFilter, pose)
+		if p.opt.Smoothing != SmoothNone {
+			smoothVisibility(&p.visFilter, pose)
+			smoothPoints(&p.poseFilter, pts, scale, pose, w, h)
+			p.worldFilter.apply(pts, 1, world)
+		}
+		// The two auxiliary points that place the next crop are always smoothed, as in
+		// MediaPipe (its smooth_landmarks switch leaves them alone): it steadies the crop.
 		smoothVisibility(&p.auxVis, aux)
-		smoothPoints(&p.poseFilter, pts, scale, pose, w, h)
 		smoothPoints(&p.auxFilter, pts, scale, aux, w, h)
-		p.worldFilter.apply(pts, 1, world)
 	}
 	next := transform{scaleX: 1.25, scaleY: 1.25, squareLong: true}.apply(alignmentRect(aux[0], aux[1], w, h, math.Pi/2), w, h)
 	p.poseROI = &next
