@@ -259,3 +259,21 @@ func TestCropMatchesProjection(t *testing.T) {
 		t.Errorf("dot found at (%.3f, %.3f) of the crop, want (%.3f, %.3f)", gx, gy, want.X, want.Y)
 	}
 }
+
+// A fresh machine has only MediaPipe's .tflite files: New converts what it needs.
+func TestConvertsMissingModels(t *testing.T) {
+	dir := t.TempDir()
+	p, err := New(Options{ModelDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	for _, name := range []string{"pose_detection", "pose_landmark_lite", "hand_recrop", "hand_landmark_full", "face_detection_short_range", "face_landmark"} {
+		if _, err := os.Stat(filepath.Join(dir, name+".onnx")); err != nil {
+			t.Errorf("%s was not converted: %v", name, err)
+		}
+	}
+	if _, err := New(Options{ModelDir: "/proc/no-such-dir"}); err == nil {
+		t.Error("unwritable model folder: no error")
+	}
+}
