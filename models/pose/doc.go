@@ -20,11 +20,12 @@
 //     when there is no face; Frame.ScaleFrom says which.
 //
 // Frames enter as gocv.Mat (BGR) with their presentation time, through Process (one at a
-// time) or Stream (a channel; the next frame's pose runs beside this frame's hands and
-// face). Parts not found are marked absent in Frame.Present and left at zero. Crops are
-// one warpAffine each, straight from the frame to the model's input size; every model has
-// its tensors allocated once. The .tflite models are converted to ONNX on first use
-// (package convert).
+// time; the face and both hands run side by side) or Stream (a channel; the next frame's
+// pose and face run beside this frame's hands, so two cores stay busy). Parts not found
+// are marked absent in Frame.Present and left at zero. Crops are one warpAffine each,
+// straight from the frame to the model's input size; every model has its tensors
+// allocated once and runs on one ONNX Runtime thread. The .tflite models are converted
+// to ONNX on first use (package convert).
 //
 // The geometry and filters follow MediaPipe's calculators (SsdAnchors,
 // TensorsToDetections, NonMaxSuppression, DetectionsToRects, AlignmentPointsRects,
