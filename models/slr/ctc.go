@@ -20,8 +20,10 @@ type IDHypothesis struct {
 
 // BeamSearch runs a CTC prefix beam search over log-probabilities logp [steps][vocab]
 // (row-major) and returns up to topK label sequences, best first. blank is the blank id;
-// beam is how many prefixes survive each step (>= topK is sensible). Steps whose row holds
-// NaN are treated as all-blank.
+// beam is how many prefixes survive each step (>= topK is sensible). NaN entries count as
+// impossible (a NaN blank as certain).
+//
+// Prefixes live in a trie, so extending one is a child lookup, not a copy.
 func BeamSearch(logp []float32, steps, vocab, blank, beam, topK int) []IDHypothesis {
 	if beam < 1 {
 		beam = 1
@@ -29,98 +31,113 @@ func BeamSearch(logp []float32, steps, vocab, blank, beam, topK int) []IDHypothe
 	if topK < 1 {
 		topK = 1
 	}
-	type entry struct {
-		pb, pnb float64 // log-probability of the prefix ending in blank / in its last label
-	}
 	negInf := math.Inf(-1)
-	key := func(ids []int) string {
-		b := make([]byte, 0, 2*len(ids))
-		for _, x := range ids {
-			b = append(b, byte(x>>8), byte(x))
-		}
-		return string(b)
-	}
-	type prefix struct {
-		ids []int
-		e   entry
-	}
-	beams := map[string]*prefix{"": {ids: nil, e: entry{0, negInf}}}
+	root := &prefixNode{label: -1, pb: 0, pnb: negInf}
+	beams := []*prefixNode{root}
+	var touched []*prefixNode
 	var cand []int
+	touch := func(n *prefixNode, step int) *prefixNode {
+		if n.step != step {
+			n.step, n.npb, n.npnb = step, negInf, negInf
+			touched = append(touched, n)
+		}
+		return n
+	}
 	for t := 0; t < steps; t++ {
 		row := logp[t*vocab : (t+1)*vocab]
-		next := make(map[string]*prefix, 2*len(beams))
-		get := func(ids []int) *prefix {
-			k := key(ids)
-			p, ok := next[k]
-			if !ok {
-				p = &prefix{ids: ids, e: entry{negInf, negInf}}
-				next[k] = p
-			}
-			return p
-		}
-		cands := topLabels(row, blank, beam, cand[:0])
-		cand = cands
+		cand = topLabels(row, blank, beam, cand[:0])
 		bl := float64(row[blank])
 		if math.IsNaN(bl) {
 			bl = 0
 		}
+		touched = touched[:0]
+		step := t + 1
 		for _, p := range beams {
-			total := logAdd(p.e.pb, p.e.pnb)
+			total := logAdd(p.pb, p.pnb)
+			n := touch(p, step)
 			// blank: the prefix stays, now ending in blank
-			n := get(p.ids)
-			n.e.pb = logAdd(n.e.pb, total+bl)
-			last := -1
-			if len(p.ids) > 0 {
-				last = p.ids[len(p.ids)-1]
+			n.npb = logAdd(n.npb, total+bl)
+			if p.label >= 0 {
 				// the last label again, without a blank between: the prefix stays
-				if lp := float64(row[last]); !math.IsNaN(lp) {
-					n.e.pnb = logAdd(n.e.pnb, p.e.pnb+lp)
+				if lp := float64(row[p.label]); !math.IsNaN(lp) {
+					n.npnb = logAdd(n.npnb, p.pnb+lp)
 				}
 			}
-			for _, c := range cands {
+			for _, c := range cand {
 				lp := float64(row[c])
-				ext := get(appendCopy(p.ids, c))
-				if c == last {
+				ext := touch(p.child(c), step)
+				if c == p.label {
 					// a repeated label needs a blank between the two
-					ext.e.pnb = logAdd(ext.e.pnb, p.e.pb+lp)
+					ext.npnb = logAdd(ext.npnb, p.pb+lp)
 				} else {
-					ext.e.pnb = logAdd(ext.e.pnb, total+lp)
+					ext.npnb = logAdd(ext.npnb, total+lp)
 				}
 			}
 		}
-		list := make([]*prefix, 0, len(next))
-		for _, p := range next {
-			list = append(list, p)
+		for _, n := range touched {
+			n.pb, n.pnb = n.npb, n.npnb
+			n.score = logAdd(n.pb, n.pnb)
 		}
-		sort.Slice(list, func(i, j int) bool {
-			a, b := logAdd(list[i].e.pb, list[i].e.pnb), logAdd(list[j].e.pb, list[j].e.pnb)
-			if a != b {
-				return a > b
-			}
-			return key(list[i].ids) < key(list[j].ids)
-		})
-		if len(list) > beam {
-			list = list[:beam]
+		sort.Slice(touched, func(i, j int) bool { return touched[i].before(touched[j]) })
+		keep := min(beam, len(touched))
+		// prefixes that fall out of the beam keep no probability for later steps
+		for _, n := range touched[keep:] {
+			n.pb, n.pnb = negInf, negInf
 		}
-		beams = make(map[string]*prefix, len(list))
-		for _, p := range list {
-			beams[key(p.ids)] = p
-		}
+		beams = append(beams[:0], touched[:keep]...)
 	}
-	out := make([]IDHypothesis, 0, len(beams))
-	for _, p := range beams {
-		out = append(out, IDHypothesis{IDs: p.ids, Score: logAdd(p.e.pb, p.e.pnb)})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Score != out[j].Score {
-			return out[i].Score > out[j].Score
-		}
-		return key(out[i].IDs) < key(out[j].IDs)
-	})
-	if len(out) > topK {
-		out = out[:topK]
+	out := make([]IDHypothesis, 0, min(topK, len(beams)))
+	for _, n := range beams[:min(topK, len(beams))] {
+		out = append(out, IDHypothesis{IDs: n.labels(), Score: logAdd(n.pb, n.pnb)})
 	}
 	return out
+}
+
+// prefixNode is one label prefix in the search's trie.
+type prefixNode struct {
+	parent   *prefixNode
+	label    int // last label, -1 at the root
+	depth    int
+	children map[int]*prefixNode
+	pb, pnb  float64 // log-probability of the prefix ending in blank / in its last label
+	npb      float64 // the same for the step being computed
+	npnb     float64
+	score    float64
+	step     int
+}
+
+func (n *prefixNode) child(c int) *prefixNode {
+	if ch, ok := n.children[c]; ok {
+		return ch
+	}
+	if n.children == nil {
+		n.children = map[int]*prefixNode{}
+	}
+	ch := &prefixNode{parent: n, label: c, depth: n.depth + 1, pb: math.Inf(-1), pnb: math.Inf(-1)}
+	n.children[c] = ch
+	return ch
+}
+
+func (n *prefixNode) labels() []int {
+	ids := make([]int, n.depth)
+	for k := n; k.parent != nil; k = k.parent {
+		ids[k.depth-1] = k.label
+	}
+	return ids
+}
+
+// before orders by score, then by labels, so that ties come out the same on every run.
+func (n *prefixNode) before(o *prefixNode) bool {
+	if n.score != o.score {
+		return n.score > o.score
+	}
+	a, b := n.labels(), o.labels()
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return a[i] < b[i]
+		}
+	}
+	return len(a) < len(b)
 }
 
 // topLabels returns the non-blank labels worth extending a prefix with at one step: the
@@ -174,13 +191,6 @@ func Greedy(logp []float32, steps, vocab, blank int) []int {
 		}
 		last = bi
 	}
-	return out
-}
-
-func appendCopy(ids []int, c int) []int {
-	out := make([]int, len(ids)+1)
-	copy(out, ids)
-	out[len(ids)] = c
 	return out
 }
 
