@@ -47,6 +47,9 @@ func tinyBundle(t *testing.T) (string, *reference, []Frame) {
 // from the Go tokenizer, the model on ONNX Runtime, against PyTorch on the same input.
 func TestONNXRuntimeMatchesPyTorch(t *testing.T) {
 	dir, ref, frames := tinyBundle(t)
+	if n := len(ref.Losses); n < 10 || mean(ref.Losses[n-5:]) >= mean(ref.Losses[:5]) {
+		t.Fatalf("the tiny training run did not learn: CTC losses %v", ref.Losses)
+	}
 	man, err := bundle.Load(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -122,6 +125,14 @@ func TestONNXRuntimeMatchesPyTorch(t *testing.T) {
 	if _, err := Open(dir, Options{Precision: "fp32"}); !errors.Is(err, bundle.ErrTampered) {
 		t.Fatalf("tampered model: got %v, want ErrTampered", err)
 	}
+}
+
+func mean(xs []float64) float64 {
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
 }
 
 func equalIDs(a, b []int64) bool {
