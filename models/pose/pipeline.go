@@ -61,9 +61,11 @@ type Frame struct {
 	Norm      [NumPoints][3]float32
 	Scale     float32 // pixels; 0 when the pose is absent
 	ScaleFrom string  // ScaleEyes, ScaleShoulders, or "" when the pose is absent
-	// Handedness is the hand model's probability that the crop shows a right hand, for
-	// the left and right hand slots (0 when absent). The slots themselves come from the
-	// pose: Holistic does not use this score to assign hands.
+	// Handedness is the hand model's own handedness output (the score of MediaPipe's
+	// "Left" label) for the left and right hand slots, 0 when absent. Holistic does not use
+	// it: the slots come from the pose, which is more reliable (on messi5.jpg the model
+	// gives 0.65 for the person's left hand and 0.27 for the right, on hands clasping a
+	// ball it is near 0 or 1 for both).
 	Handedness [2]float32
 	Timing     Timing
 }
