@@ -14,6 +14,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"scope/internal/assets"
 	"scope/models/pose"
 	"scope/models/pose/refcheck"
 	ortruntime "scope/models/runtime"
@@ -43,7 +44,7 @@ func benchPose(ctx context.Context, a *app, args []string) error {
 	nframes := fs.Int("frames", 90, "frames per run")
 	input := fs.String("input", "", "take the frames from this video instead of the pan over messi5.jpg")
 	threads := fs.Int("threads", 2, "CPU threads for our pipeline")
-	handModel := fs.String("hand-model", "full", "hand landmark model: full or lite")
+	handModel := fs.String("hand-model", "full", "hand landmark models, comma-separated: full (as Holistic), lite")
 	noMP := fs.Bool("no-mediapipe", false, "skip MediaPipe's Holistic")
 	compare := fs.Bool("compare", false, "compare landmarks with MediaPipe's instead of measuring speed")
 	compareFrames := fs.Int("compare-frames", 200, "frames of vtest.avi for --compare")
@@ -84,84 +85,29 @@ func benchPose(ctx context.Context, a *app, args []string) error {
 			}
 		}
 	}
-	fmt.Fprintf(a.stdout, "scope bench pose: %d frames 640x480 (%s), hand model %s, %d threads\n", len(frames), label, *handModel, *threads)
+	var hands []string
+	for _, h := range strings.Split(*handModel, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			hands = append(hands, h)
+		}
+	}
+	fmt.Fprintf(a.stdout, "scope bench pose: %d frames 640x480 (%s), %d models at once\n", len(frames), label, *threads)
 	fmt.Fprintf(a.stdout, "  machine: %s, %d CPUs visible, GOMAXPROCS %d, %s/%s, load average %s\n", cpuModel(), goruntime.NumCPU(), goruntime.GOMAXPROCS(0), goruntime.GOOS, goruntime.GOARCH, poseLoadAverage())
+	// Load ONNX Runtime first, so that its version can be printed before the numbers.
+	lib, err := assets.ONNXRuntimeLibrary()
+	if err != nil {
+		return err
+	}
+	if err := ortruntime.Init(lib); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "  onnx runtime %s\n", ortruntime.Version())
 	for _, c := range cs {
-		p, err := pose.New(pose.Options{Complexity: c, HandModel: *handModel, Threads: *threads})
-		if err != nil {
-			return err
-		}
-		if c == cs[0] {
-			fmt.Fprintf(a.stdout, "  onnx runtime %s\n", ortruntime.Version())
-		}
-		// Warm up on a few frames (first runs allocate), then start the stream afresh.
-		for i := 0; i < 5 && i < len(frames); i++ {
-			if _, err := p.Process(ctx, frames[i], time.Duration(i+1)*33333*time.Microsecond); err != nil {
-				p.Close()
+		for _, h := range hands {
+			if err := benchPoseOurs(ctx, a, frames, c, h, *threads); err != nil {
 				return err
 			}
 		}
-		p.Reset()
-		var st [6][]time.Duration
-		var present [4]int
-		detections := 0
-		in := make(chan pose.Input)
-		go func() {
-			defer close(in)
-			for i, m := range frames {
-				select {
-				case in <- pose.Input{Seq: int64(i), PTS: time.Duration(i+1) * 33333 * time.Microsecond, Mat: m.Clone()}:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-		cpu0 := processCPU()
-		start := time.Now()
-		for r := range p.Stream(ctx, in) {
-			if r.Err != nil {
-				p.Close()
-				return r.Err
-			}
-			f := r.Frame
-			t := f.Timing
-			if t.Detect > 0 {
-				detections++
-				st[0] = append(st[0], t.Detect)
-			}
-			if f.Present[pose.PartPose] || t.Pose > 0 {
-				st[1] = append(st[1], t.Pose)
-			}
-			if f.Present[pose.PartPose] {
-				st[2] = append(st[2], t.LeftHand)
-				st[3] = append(st[3], t.RightHand)
-				st[4] = append(st[4], t.Face)
-			}
-			st[5] = append(st[5], t.Total)
-			for k, ok := range f.Present {
-				if ok {
-					present[k]++
-				}
-			}
-		}
-		if err := ctx.Err(); err != nil {
-			p.Close()
-			return err
-		}
-		wall := time.Since(start)
-		cpu := processCPU() - cpu0
-		p.Close()
-		fmt.Fprintf(a.stdout, "  scope %-5s %6.1f frames/s (%d frames in %.2f s; CPU %.1f ms/frame; detector ran on %d; found pose %d, face %d, left hand %d, right hand %d)\n",
-			c, float64(len(frames))/wall.Seconds(), len(frames), wall.Seconds(), poseMS(cpu)/float64(len(frames)), detections, present[0], present[1], present[2], present[3])
-		names := []string{"detect", "pose", "left hand", "right hand", "face", "frame in->out"}
-		var parts []string
-		for k, d := range st {
-			if len(d) == 0 {
-				continue
-			}
-			parts = append(parts, fmt.Sprintf("%s %.1f/%.1f", names[k], poseMS(posePctl(d, 0.5)), poseMS(posePctl(d, 0.95))))
-		}
-		fmt.Fprintf(a.stdout, "    latency ms p50/p95: %s\n", strings.Join(parts, ", "))
 		if *noMP {
 			continue
 		}
@@ -193,6 +139,93 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// benchPoseOurs measures our pipeline on frames through Stream and prints its lines.
+func benchPoseOurs(ctx context.Context, a *app, frames []gocv.Mat, c, hand string, threads int) error {
+	p, err := pose.New(pose.Options{Complexity: c, HandModel: hand, Threads: threads})
+	if err != nil {
+		return err
+	}
+	// Warm up on a few frames (first runs allocate), then start the stream afresh.
+	for i := 0; i < 5 && i < len(frames); i++ {
+		if _, err := p.Process(ctx, frames[i], time.Duration(i+1)*33333*time.Microsecond); err != nil {
+			p.Close()
+			return err
+		}
+	}
+	p.Reset()
+	var st [6][]time.Duration
+	var present [4]int
+	detections := 0
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	in := make(chan pose.Input)
+	go func() {
+		defer close(in)
+		for i, m := range frames {
+			select {
+			case in <- pose.Input{Seq: int64(i), PTS: time.Duration(i+1) * 33333 * time.Microsecond, Mat: m.Clone()}:
+			case <-sctx.Done():
+				return
+			}
+		}
+	}()
+	cpu0 := processCPU()
+	start := time.Now()
+	var firstErr error
+	for r := range p.Stream(sctx, in) {
+		if r.Err != nil || firstErr != nil {
+			// Stop, but let the stream drain before the models close.
+			if firstErr == nil {
+				firstErr = r.Err
+			}
+			cancel()
+			continue
+		}
+		f := r.Frame
+		t := f.Timing
+		if t.Detect > 0 {
+			detections++
+			st[0] = append(st[0], t.Detect)
+		}
+		if f.Present[pose.PartPose] || t.Pose > 0 {
+			st[1] = append(st[1], t.Pose)
+		}
+		if f.Present[pose.PartPose] {
+			st[2] = append(st[2], t.LeftHand)
+			st[3] = append(st[3], t.RightHand)
+			st[4] = append(st[4], t.Face)
+		}
+		st[5] = append(st[5], t.Total)
+		for k, ok := range f.Present {
+			if ok {
+				present[k]++
+			}
+		}
+	}
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		p.Close()
+		return firstErr
+	}
+	wall := time.Since(start)
+	cpu := processCPU() - cpu0
+	p.Close()
+	fmt.Fprintf(a.stdout, "  scope %-5s hand %-4s %6.1f frames/s (%d frames in %.2f s; CPU %.1f ms/frame; detector ran on %d; found pose %d, face %d, left hand %d, right hand %d)\n",
+		c, hand, float64(len(frames))/wall.Seconds(), len(frames), wall.Seconds(), poseMS(cpu)/float64(len(frames)), detections, present[0], present[1], present[2], present[3])
+	names := []string{"detect", "pose", "left hand", "right hand", "face", "frame in->out"}
+	var parts []string
+	for k, d := range st {
+		if len(d) == 0 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %.1f/%.1f", names[k], poseMS(posePctl(d, 0.5)), poseMS(posePctl(d, 0.95))))
+	}
+	fmt.Fprintf(a.stdout, "    latency ms p50/p95: %s\n", strings.Join(parts, ", "))
+	return nil
 }
 
 func poseMS(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
