@@ -22,7 +22,7 @@ import (
 type Registry struct {
 	mu      sync.Mutex
 	metrics []metric
-	names   map[string]bool
+	byName  map[string]metric
 }
 
 type metric interface {
@@ -30,28 +30,31 @@ type metric interface {
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{names: map[string]bool{}} }
+func NewRegistry() *Registry { return &Registry{byName: map[string]metric{}} }
 
-func (r *Registry) add(name string, m metric) {
+// add registers m under name, or returns the metric already registered there, so that
+// a stage built again (a new conversation, a reloaded model) keeps counting into the
+// same series. The same name for two kinds of metric is a programming error.
+func (r *Registry) add(name string, m metric) metric {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.names[name] {
-		panic("metrics: " + name + " registered twice") // a programming error, found by any test
+	if old, ok := r.byName[name]; ok {
+		if fmt.Sprintf("%T", old) != fmt.Sprintf("%T", m) {
+			panic(fmt.Sprintf("metrics: %s registered as %T and %T", name, old, m))
+		}
+		return old
 	}
-	r.names[name] = true
+	r.byName[name] = m
 	r.metrics = append(r.metrics, m)
+	return m
 }
 
 // Lookup returns the histogram registered under name, or nil.
 func (r *Registry) Lookup(name string) *Histogram {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, m := range r.metrics {
-		if h, ok := m.(*Histogram); ok && h.name == name {
-			return h
-		}
-	}
-	return nil
+	h, _ := r.byName[name].(*Histogram)
+	return h
 }
 
 // WritePrometheus writes every metric in the text exposition format.
@@ -75,9 +78,7 @@ type Counter struct {
 
 // Counter registers a counter.
 func (r *Registry) Counter(name, help string) *Counter {
-	c := &Counter{name: name, help: help}
-	r.add(name, c)
-	return c
+	return r.add(name, &Counter{name: name, help: help}).(*Counter)
 }
 
 // Add adds n (n >= 0).
@@ -102,9 +103,7 @@ type Gauge struct {
 
 // Gauge registers a gauge.
 func (r *Registry) Gauge(name, help string) *Gauge {
-	g := &Gauge{name: name, help: help}
-	r.add(name, g)
-	return g
+	return r.add(name, &Gauge{name: name, help: help}).(*Gauge)
 }
 
 // Set sets the value.
@@ -144,9 +143,7 @@ func (r *Registry) Histogram(name, help string, bounds []float64) *Histogram {
 	if bounds == nil {
 		bounds = LatencyBuckets
 	}
-	h := &Histogram{name: name, help: help, bounds: bounds, counts: make([]uint64, len(bounds)+1)}
-	r.add(name, h)
-	return h
+	return r.add(name, &Histogram{name: name, help: help, bounds: bounds, counts: make([]uint64, len(bounds)+1)}).(*Histogram)
 }
 
 // Observe records one value.

@@ -71,13 +71,17 @@ func TestConcurrentObserve(t *testing.T) {
 	}
 }
 
-func TestDuplicateNamePanics(t *testing.T) {
+func TestSameNameIsTheSameSeries(t *testing.T) {
 	r := NewRegistry()
-	r.Counter("a_total", "a")
+	a := r.Counter("a_total", "a")
+	a.Inc()
+	if b := r.Counter("a_total", "again"); b != a || b.Value() != 1 {
+		t.Fatal("registering a_total again gave a new counter")
+	}
 	defer func() {
 		if recover() == nil {
-			t.Fatal("registering a_total twice did not panic")
+			t.Fatal("a_total as a gauge did not panic")
 		}
 	}()
-	r.Counter("a_total", "again")
+	r.Gauge("a_total", "a gauge now")
 }

@@ -204,7 +204,7 @@ func runDemo(ctx context.Context, a *app, c config.Config, n int, seed uint64, t
 		return err
 	}
 	fmt.Fprintf(w, "\nsummary (SYNTHETIC): %d dialogues, %d signed sentences, gloss WER %.1f%% (sub %d, del %d, ins %d of %d glosses)\n",
-		played, len(refs), 100*counts.Rate(), counts.Sub, counts.Del, counts.Ins, counts.RefLen)
+		played, len(refs), counts.Rate(), counts.Sub, counts.Del, counts.Ins, counts.RefLen)
 	printStageTimes(w, reg)
 	return nil
 }
