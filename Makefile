@@ -36,7 +36,7 @@ GOTEST_FLAGS ?= -timeout 40m -p 2
 REVISION := $(shell git rev-parse --short HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 LDFLAGS := -X scope/version.revision=$(REVISION)
 
-.PHONY: all setup build run test test-go test-python bench env clean-bin help
+.PHONY: all setup build run test test-go test-python bench bench-phoenix llmbench-deps env clean-bin help
 all: build
 
 help:
@@ -45,6 +45,8 @@ help:
 	@echo "make build  - build bin/scope"
 	@echo "make setup  - install packages and unpack models into $(SCOPE_CACHE)"
 	@echo "make env    - print the cgo environment for plain 'go build'"
+	@echo "make bench  - speed benchmarks: pose, recogniser, translator"
+	@echo "make bench-phoenix - train and score the translator on Phoenix-2014T (../shared/data)"
 
 setup:
 	@bash scripts/setup.sh
@@ -77,8 +79,22 @@ test-go:
 test-python:
 	$(PY) -m unittest discover -s train/tests -t .
 
-bench: build
-	./bin/scope bench
+# Speed benchmarks on this machine (each prints what it was measured on).
+bench: build llmbench-deps
+	./bin/scope bench pose
+	./bin/scope bench slr
+	./bin/scope bench slt
+
+# node-llama-cpp, the peer `scope bench slt` compares llama.cpp's own speed with.
+llmbench-deps:
+	@if [ ! -f tools/llmbench/node_modules/.package-lock.json ] || [ tools/llmbench/package-lock.json -nt tools/llmbench/node_modules/.package-lock.json ]; then \
+	  echo "==> npm: tools/llmbench (node-llama-cpp)"; cd tools/llmbench && npm ci --omit=optional --no-audit --no-fund --loglevel=error; \
+	fi
+
+# Phoenix-2014T gloss-to-text: trains the translator from ../shared/data (read in place; the
+# model does not ship) and scores dev four ways, F16 and Q4_0. Tens of minutes on 2 cores.
+bench-phoenix: build
+	bash scripts/bench-phoenix.sh
 
 clean-bin:
 	rm -rf bin
