@@ -3,9 +3,10 @@ package slr
 import (
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 
+	"scope/internal/assets"
+	"scope/models/bundle"
 	"scope/models/poseformat"
 )
 
@@ -42,23 +43,9 @@ func ReadPose(path string, start, end float64) ([]Frame, float64, error) {
 // DefaultBundleDir finds the project's demo recogniser bundle, models/demo/slr, in the
 // source tree that holds the running binary or the current directory.
 func DefaultBundleDir() (string, error) {
-	var starts []string
-	if exe, err := os.Executable(); err == nil {
-		starts = append(starts, filepath.Dir(exe))
+	d, err := assets.Find(filepath.Join("models", "demo", "slr", bundle.ManifestName))
+	if err != nil {
+		return "", fmt.Errorf("demo recogniser bundle: %w; pass --model DIR or set slr.bundle", err)
 	}
-	if wd, err := os.Getwd(); err == nil {
-		starts = append(starts, wd)
-	}
-	for _, s := range starts {
-		for d := s; ; d = filepath.Dir(d) {
-			p := filepath.Join(d, "models", "demo", "slr")
-			if _, err := os.Stat(filepath.Join(p, "manifest.json")); err == nil {
-				return p, nil
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
-	return "", fmt.Errorf("demo recogniser bundle models/demo/slr not found from %v; pass --model DIR", starts)
+	return filepath.Dir(d), nil
 }
