@@ -17,6 +17,10 @@ import (
 // ErrMissing is returned (wrapped) when a cached file is absent.
 var ErrMissing = errors.New("not in the cache; run `make setup`")
 
+// ErrNotInTree is returned (wrapped) by Find when no source tree above the binary or the
+// working directory holds the path.
+var ErrNotInTree = errors.New("not found in a source tree")
+
 // CacheDir returns the cache folder described in the package comment.
 func CacheDir() string {
 	if d := os.Getenv("SCOPE_CACHE"); d != "" {
@@ -56,7 +60,10 @@ func Find(rel string) (string, error) {
 			}
 		}
 	}
-	return "", fmt.Errorf("%s not found in the source tree above %s: %w", rel, strings.Join(starts, " or "), ErrMissing)
+	if len(starts) == 2 && starts[0] == starts[1] {
+		starts = starts[:1]
+	}
+	return "", fmt.Errorf("%s: %w above %s", rel, ErrNotInTree, strings.Join(starts, " or "))
 }
 
 // ONNXRuntimeLibrary returns the path of libonnxruntime.so.1.

@@ -22,8 +22,8 @@ func TestFindWalksUpToTheSourceTree(t *testing.T) {
 	if want, _ := filepath.EvalSymlinks(filepath.Join(root, "models", "demo", "slr")); got != want && got != filepath.Join(root, "models", "demo", "slr") {
 		t.Fatalf("Find = %s, want %s", got, want)
 	}
-	if _, err := Find("models/demo/none"); !errors.Is(err, ErrMissing) {
-		t.Fatalf("missing path: err = %v, want ErrMissing", err)
+	if _, err := Find("models/demo/none"); !errors.Is(err, ErrNotInTree) {
+		t.Fatalf("missing path: err = %v, want ErrNotInTree", err)
 	}
 }
 
