@@ -4,8 +4,8 @@
 #   2. train_lm trains the base LM on all domains' training turns;
 #   3. train_lora trains one LoRA adapter per domain on the frozen base;
 #   4. `scope llm convert/quantize/convert-adapter` write the GGUF files.
-# Everything it measures is on synthetic data. Run from anywhere; takes about an hour on
-# 2 busy CPU cores (see train/slt/README.md). Knobs: WORK (scratch dir), SCOPE, PYTHON, DEST.
+# Everything it measures is on synthetic data. Run from anywhere; took 13 minutes on 2
+# cores shared with one other training job. Knobs: WORK (scratch dir), SCOPE, PYTHON, DEST.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
