@@ -187,7 +187,6 @@ func runDemo(ctx context.Context, a *app, c config.Config, n int, seed uint64, t
 	}
 	reg := metrics.NewRegistry()
 	var refs, hyps [][]string
-	var sentences []time.Duration
 	played := 0
 	for i := 0; played < n && i < 10000; i++ {
 		d, clips := gen.Dialogue(i)
@@ -195,7 +194,7 @@ func runDemo(ctx context.Context, a *app, c config.Config, n int, seed uint64, t
 			continue // unseen signers only
 		}
 		played++
-		if err := playDialogue(ctx, w, st, c, reg, d, clips, gen.Config().FPS, &refs, &hyps, &sentences); err != nil {
+		if err := playDialogue(ctx, w, st, c, reg, d, clips, gen.Config().FPS, &refs, &hyps); err != nil {
 			return err
 		}
 	}
@@ -210,7 +209,7 @@ func runDemo(ctx context.Context, a *app, c config.Config, n int, seed uint64, t
 }
 
 func playDialogue(ctx context.Context, w io.Writer, st *stages, c config.Config, reg *metrics.Registry, d *synth.Dialogue, clips []*synth.Clip, fps float64,
-	refs, hyps *[][]string, sentences *[]time.Duration) error {
+	refs, hyps *[][]string) error {
 	var conv dialogue.ConversationID
 	if st.store != nil {
 		cv, err := st.store.StartConversation(ctx, hostname(), d.Domain)
@@ -277,9 +276,7 @@ func playDialogue(ctx context.Context, w io.Writer, st *stages, c config.Config,
 			*hyps = append(*hyps, nil)
 			continue
 		}
-		for k, h := range last.Hypotheses {
-			fmt.Fprintf(w, "           %d) %-48s log p %.2f\n", k+1, strings.Join(h.Glosses, " "), h.Score)
-		}
+		printHypotheses(w, last.Hypotheses)
 		if len(last.Hypotheses) > 0 {
 			*hyps = append(*hyps, last.Hypotheses[0].Glosses)
 		} else {
@@ -289,9 +286,7 @@ func playDialogue(ctx context.Context, w io.Writer, st *stages, c config.Config,
 			fmt.Fprintf(w, "  shown:   %s\n", last.Text)
 			fmt.Fprintf(w, "  meant:   %s\n", turn.Text)
 		}
-		fmt.Fprintf(w, "  timing:  recognise %s, first token %s, sentence on screen %s after signing ended\n",
-			ms(last.Timing.Recognize), ms(last.Timing.FirstToken), ms(last.Timing.Total))
-		*sentences = append(*sentences, last.Timing.Total)
+		printTiming(w, last.Timing)
 	}
 	return nil
 }
@@ -457,12 +452,21 @@ func printEvent(w io.Writer, e pipeline.Event) {
 	case pipeline.SegmentClosed:
 		fmt.Fprintf(w, "[%s-%s] sentence %d: %d frames of signing\n", clock(e.Start), clock(e.End), e.Sentence, e.Frames)
 	case pipeline.TurnDone:
-		for k, h := range e.Hypotheses {
-			fmt.Fprintf(w, "           %d) %-48s log p %.2f\n", k+1, strings.Join(h.Glosses, " "), h.Score)
-		}
-		fmt.Fprintf(w, "  shown:   %s\n  timing:  recognise %s, first token %s, sentence on screen %s after signing ended\n",
-			e.Text, ms(e.Timing.Recognize), ms(e.Timing.FirstToken), ms(e.Timing.Total))
+		printHypotheses(w, e.Hypotheses)
+		fmt.Fprintf(w, "  shown:   %s\n", e.Text)
+		printTiming(w, e.Timing)
 	}
+}
+
+func printHypotheses(w io.Writer, hyps []slr.Hypothesis) {
+	for k, h := range hyps {
+		fmt.Fprintf(w, "           %d) %-48s log p %.2f\n", k+1, strings.Join(h.Glosses, " "), h.Score)
+	}
+}
+
+func printTiming(w io.Writer, t pipeline.Timing) {
+	fmt.Fprintf(w, "  timing:  recognise %s, first token %s, sentence on screen %s after signing ended\n",
+		ms(t.Recognize), ms(t.FirstToken), ms(t.Total))
 }
 
 func clock(d time.Duration) string {
