@@ -136,6 +136,9 @@ def add_optim_flags(ap: argparse.ArgumentParser, steps=3000, lr=1e-3, batch=32, 
     g.add_argument("--log-every", type=int, default=50)
     g.add_argument("--threads", type=int, default=2)
     g.add_argument("--seed", type=int, default=1)
+    g.add_argument("--label-smoothing", type=float, default=0.0, help="cross-entropy label smoothing (e.g. 0.1)")
+    g.add_argument("--ema", type=float, default=0.0,
+                   help="export an exponential moving average of the weights with this decay (e.g. 0.999); 0: off")
     g = ap.add_argument_group("augmentation")
     g.add_argument("--p-no-context", type=float, default=0.3)
     g.add_argument("--p-single", type=float, default=0.5)
@@ -146,7 +149,7 @@ def add_optim_flags(ap: argparse.ArgumentParser, steps=3000, lr=1e-3, batch=32, 
 def optim_config(a) -> Optim:
     return Optim(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, weight_decay=a.weight_decay,
                  max_minutes=a.max_minutes, eval_every=a.eval_every, log_every=a.log_every,
-                 threads=a.threads, seed=a.seed)
+                 threads=a.threads, seed=a.seed, label_smoothing=a.label_smoothing, ema=a.ema)
 
 
 def augment_config(a) -> Augment:

@@ -38,6 +38,9 @@ class Optim:
     eval_subset: int = 200
     threads: int = 2
     seed: int = 1
+    label_smoothing: float = 0.0  # cross-entropy label smoothing on the target tokens
+    ema: float = 0.0              # >0: keep an exponential moving average of the weights with
+                                  # this decay; the average is what train() leaves in the model
 
 
 class Dist:
@@ -102,15 +105,42 @@ class TargetLoss(torch.nn.Module):
     """Mean cross-entropy over target positions; the vocabulary projection runs only there
     (most positions are prompt). A module so DDP wraps the whole computation."""
 
-    def __init__(self, model: LlamaForCausalLM):
+    def __init__(self, model: LlamaForCausalLM, label_smoothing: float = 0.0):
         super().__init__()
         self.model = model
+        self.label_smoothing = label_smoothing
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         h = self.model.hidden(x)
         keep = y != -100
         logits = self.model.lm_head(h[keep])
-        return F.cross_entropy(logits.float(), y[keep])
+        return F.cross_entropy(logits.float(), y[keep], label_smoothing=self.label_smoothing)
+
+
+class WeightEMA:
+    """Exponential moving average of the trainable weights (Polyak averaging). The decay
+    ramps up as (1 + n) / (10 + n) so early steps do not drag in the random init."""
+
+    def __init__(self, params: Sequence[torch.Tensor], decay: float):
+        self.params = list(params)
+        self.decay = decay
+        self.n = 0
+        self.shadow = [p.detach().clone() for p in self.params]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        self.n += 1
+        d = min(self.decay, (1 + self.n) / (10 + self.n))
+        for s, p in zip(self.shadow, self.params):
+            s.mul_(d).add_(p.detach(), alpha=1 - d)
+
+    @torch.no_grad()
+    def swap(self) -> None:
+        """Exchanges the live weights and the averages (call twice to undo)."""
+        for s, p in zip(self.shadow, self.params):
+            tmp = p.detach().clone()
+            p.copy_(s)
+            s.copy_(tmp)
 
 
 def loss_fn(model: LlamaForCausalLM, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -145,7 +175,8 @@ def train(model: LlamaForCausalLM, tok: Tokenizer, turns: Sequence[Turn], dev: S
     no_decay = [p for p in params if p.dim() < 2]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": o.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=o.lr, betas=(0.9, 0.98))
-    net = TargetLoss(model)
+    net = TargetLoss(model, o.label_smoothing)
+    ema = WeightEMA(params, o.ema) if o.ema > 0 else None
     if d.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             net, device_ids=[d.local] if d.device.type == "cuda" else None)
@@ -180,6 +211,8 @@ def train(model: LlamaForCausalLM, tok: Tokenizer, turns: Sequence[Turn], dev: S
         if o.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(params, o.grad_clip)
         opt.step()
+        if ema is not None:
+            ema.update()
         step += 1
         losses.append(float(loss))
         toks += int(x.numel())
@@ -193,10 +226,17 @@ def train(model: LlamaForCausalLM, tok: Tokenizer, turns: Sequence[Turn], dev: S
                 log(msg)
         if o.eval_every and step % o.eval_every == 0 and d.main and dev:
             sub = list(dev[: o.eval_subset])
+            if ema is not None:
+                ema.swap()
             b = dev_bleu(model, tok, sub, True)
-            log(f"step {step} dev[:{len(sub)}] BLEU-4 {b:.2f} (reference glosses, context)")
+            if ema is not None:
+                ema.swap()
+            log(f"step {step} dev[:{len(sub)}] BLEU-4 {b:.2f} (reference glosses, context"
+                + (", weight average)" if ema is not None else ")"))
             t_log = time.time()
         stop = step >= o.steps or (o.max_minutes > 0 and time.time() - start >= o.max_minutes * 60)
+    if ema is not None:
+        ema.swap()       # leave the averaged weights in the model: they are what gets exported
     last["steps"] = step
     last["epochs"] = epoch
     last["train_seconds"] = round(time.time() - start, 1)

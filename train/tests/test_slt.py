@@ -14,7 +14,7 @@ from train.slt.export import PEFT_PREFIX, export_adapter, export_model, load_ada
 from train.slt.model import LlamaConfig, LlamaForCausalLM, LoRALinear, LoraConfig, rotate_half
 from train.slt.prompt import Hypothesis, build_prompt, encode_example
 from train.slt.tokenizer import train_tokenizer
-from train.slt.trainer import Dist, Optim, collate, loss_fn, make_batches, train
+from train.slt.trainer import Dist, Optim, WeightEMA, collate, loss_fn, make_batches, train
 
 torch.set_num_threads(1)
 
@@ -258,6 +258,41 @@ class ModelTest(unittest.TestCase):
         self.assertLess(after, before - 1.0, f"loss {before:.3f} -> {after:.3f}")
         self.assertEqual(res["steps"], 40)
         self.assertTrue(any("tokens/s" in l and "loss" in l for l in lines), lines)
+
+    def test_weight_ema(self):
+        p = torch.nn.Parameter(torch.zeros(3))
+        ema = WeightEMA([p], decay=0.5)
+        seen = []
+        for v in (1.0, 2.0, 3.0):
+            with torch.no_grad():
+                p.fill_(v)
+            ema.update()
+            seen.append(v)
+        # decays min(0.5, (1+n)/(10+n)) = 0.1818, 0.25, 0.3077 for n = 1, 2, 3
+        want = 0.0
+        for n, v in enumerate(seen, 1):
+            d = min(0.5, (1 + n) / (10 + n))
+            want = d * want + (1 - d) * v
+        ema.swap()
+        self.assertTrue(torch.allclose(p.detach(), torch.full((3,), want)), (p, want))
+        ema.swap()
+        self.assertTrue(torch.equal(p.detach(), torch.full((3,), 3.0)))
+
+    def test_train_leaves_average_with_label_smoothing(self):
+        tok = _Shared.get()
+        model = _tiny(len(tok))
+        from train.slt.data import Turn
+        turns = [Turn("k", "MORGEN REGEN", "morgen regen .", [])] * 16
+        live = {}
+
+        def spy(msg):   # the last progress line comes after the last optimiser step
+            live["w"] = model.lm_head.weight.detach().clone()
+        res = train(model, tok, turns, [], ["X"], Augment(p_single=1.0, p_noisy_top=0.0),
+                    Optim(steps=5, batch_size=8, lr=1e-2, warmup=1, log_every=5, ema=0.9,
+                          label_smoothing=0.1), Dist(), spy)
+        self.assertEqual(res["steps"], 5)
+        # the exported weights are the average, not the live weights of the last step
+        self.assertFalse(torch.equal(model.lm_head.weight.detach(), live["w"]))
 
 
 class LoraTest(unittest.TestCase):
