@@ -15,7 +15,7 @@ PHOENIX_DIR=${PHOENIX_DIR:-../shared/data/phoenix2014t}
 OUT=${OUT:-.cache/bench-phoenix}
 PYTHON=${PYTHON:-/usr/bin/python3}
 SCOPE=${SCOPE:-bin/scope}
-STEPS=${STEPS:-4000}
+STEPS=${STEPS:-5500}
 MAX_MINUTES=${MAX_MINUTES:-0}
 THREADS=${THREADS:-2}
 CONTEXT=${CONTEXT:-1}
@@ -33,8 +33,9 @@ if [ "$RETRAIN" = 1 ] || [ ! -f "$OUT/model/model.safetensors" ]; then
   echo "== training (steps $STEPS, max minutes $MAX_MINUTES, threads $THREADS)"
   start=$(date +%s)
   "$PYTHON" -m train.slt.train_lm --phoenix "$PHOENIX_DIR" --out "$OUT" \
-    --hidden 256 --layers 4 --heads 4 --kv-heads 2 --intermediate 704 --vocab 3000 --dropout 0.1 \
+    --hidden 256 --layers 4 --heads 4 --kv-heads 2 --intermediate 704 --vocab 3000 --dropout 0.2 \
     --steps "$STEPS" --max-minutes "$MAX_MINUTES" --batch-size 32 --lr 2e-3 --warmup 150 \
+    --label-smoothing 0.1 --ema 0.999 \
     --max-context "$CONTEXT" --p-single 0.7 --threads "$THREADS" --seed 1 --log-every 100 \
     2>&1 | tee "$OUT/train.log"
   echo "training wall time: $(( $(date +%s) - start )) s" | tee -a "$OUT/train.log"
