@@ -139,17 +139,10 @@ func Adapter(dir, base, out string) error {
 		{Key: "adapter.lora.rank", Value: uint32(cfg.Rank)},
 		{Key: "adapter.peft.target_modules", Value: strconv.Quote(strings.Join(cfg.TargetModules, ","))},
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".adapter-*.gguf")
+	tmp, err := writeTemp(out, "adapter", kv, out_)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if err := gguf.Write(tmp, kv, out_); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return finish(tmp.Name(), out)
+	defer os.Remove(tmp)
+	return finish(tmp, out)
 }

@@ -76,19 +76,30 @@ func setMetadata(path string, kv gguf.KV) error {
 		}
 	}
 	kvs = append(kvs, kv)
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".meta-*.gguf")
+	tmp, err := writeTemp(path, "meta", kvs, ts)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if err := gguf.Write(tmp, kvs, ts); err != nil {
-		tmp.Close()
-		return err
+	defer os.Remove(tmp)
+	return os.Rename(tmp, path)
+}
+
+// writeTemp writes a GGUF to a new temporary file beside out (so a rename to out stays on
+// one filesystem) and returns its name; nothing is left behind on error.
+func writeTemp(out, kind string, kv []gguf.KV, ts []gguf.Tensor) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(out), "."+kind+"-*.gguf")
+	if err != nil {
+		return "", err
 	}
-	if err := tmp.Close(); err != nil {
-		return err
+	err = gguf.Write(f, kv, ts)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return os.Rename(tmp.Name(), path)
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("writing %s: %w", out, err)
+	}
+	return f.Name(), nil
 }
 
 // finish checks the GGUF written at tmp and moves it to out.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"strings"
 
 	fsggml "github.com/ollama/ollama/fs/ggml"
@@ -88,19 +87,12 @@ func Quantize(in, out string, t gguf.TensorType) (*QuantizeReport, error) {
 		kv = append(kv, x)
 	}
 	kv = append(kv, gguf.KV{Key: "general.file_type", Value: ft}, gguf.KV{Key: "general.quantization_version", Value: uint32(mlggml.QuantizationVersion())})
-	tmp, err := os.CreateTemp(filepath.Dir(out), ".quantize-*.gguf")
+	tmp, err := writeTemp(out, "quantize", kv, ts)
 	if err != nil {
 		return nil, err
 	}
-	defer os.Remove(tmp.Name())
-	if err := gguf.Write(tmp, kv, ts); err != nil {
-		tmp.Close()
-		return nil, fmt.Errorf("writing %s: %w", out, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, err
-	}
-	if err := finish(tmp.Name(), out); err != nil {
+	defer os.Remove(tmp)
+	if err := finish(tmp, out); err != nil {
 		return nil, err
 	}
 	if st, err := os.Stat(out); err == nil {
