@@ -31,6 +31,9 @@ class LlamaConfig:
     eos_token_id: int = 2
     pad_token_id: int = 0  # <unk>: never a target (loss ignores pads by mask)
     dropout: float = 0.0   # training only; not part of the exported model
+    tie_embeddings: bool = False  # training only: lm_head shares the input embedding matrix
+                                  # (fewer free parameters on small corpora); the export writes
+                                  # both tensors, so the runtime sees an ordinary untied model
 
     @property
     def head_dim(self) -> int:
@@ -223,6 +226,8 @@ class LlamaForCausalLM(nn.Module):
         for n, p in self.named_parameters():
             if n.endswith("o_proj.weight") or n.endswith("down_proj.weight"):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * c.num_hidden_layers))
+        if c.tie_embeddings:
+            self.lm_head.weight = self.model.embed_tokens.weight
 
     @staticmethod
     def _init(m: nn.Module) -> None:

@@ -67,6 +67,12 @@ class Tokenizer:
         """Ids of text without BOS/EOS (llama.cpp adds BOS itself when add_bos_token is set)."""
         return list(self.sp.encode(text))
 
+    def encode_sampled(self, text: str, alpha: float) -> List[int]:
+        """Ids of " " + text with BPE-dropout: each merge is skipped with probability alpha.
+        With alpha 0 this equals the ids that follow the prompt in encode(prompt + " " + text),
+        since pieces never cross a space."""
+        return list(self.sp.encode(clean(text), enable_sampling=alpha > 0, alpha=alpha, nbest_size=-1))
+
     def decode(self, ids: Sequence[int]) -> str:
         return self.sp.decode([i for i in ids if i not in (self.bos_id, self.eos_id)])
 

@@ -23,7 +23,7 @@ from .jobdata import DataConfig, add_data_flags, data_config
 from .model import LlamaConfig, LlamaForCausalLM, count_parameters
 from .prompt import PROMPT_END
 from .tokenizer import Tokenizer, train_tokenizer
-from .trainer import Dist, Optim, dev_bleu, set_seed, train
+from .trainer import Dist, Optim, dev_bleu, load_params, set_seed, train
 
 
 @dataclass
@@ -39,6 +39,7 @@ class LMJob:
     final_eval_limit: int = 0     # >0: only the first N dev turns
     name: str = ""                # config.json _name_or_path (default: scope-slt[-synthetic])
     init_from: str = ""           # continue from this exported model folder (its size and tokenizer)
+    select_on_dev: bool = False   # export the candidate (last/ema/avgN/best) with the best dev BLEU-4
 
 
 def log(msg: str) -> None:
@@ -88,6 +89,20 @@ def run(job: LMJob) -> dict:
             f"hidden {job.model.hidden_size}, layers {job.model.num_hidden_layers}")
     vocab = gloss_vocab(turns)
     res = train(model, tok, turns, dev, vocab, job.augment, job.optim, d, log)
+    cands = res.pop("candidates", {})
+    if d.main and job.select_on_dev and dev and len(cands) > 1:
+        model.eval()
+        sel = dev[: job.final_eval_limit] if job.final_eval_limit > 0 else dev
+        scores = {}
+        for name, values in cands.items():
+            load_params(model, values)
+            scores[name] = round(dev_bleu(model, tok, sel, True), 2)
+            log(f"candidate {name}: dev BLEU-4 {scores[name]} (reference glosses, context)")
+        chosen = max(scores, key=scores.get)
+        load_params(model, cands[chosen])
+        res["candidates_dev_bleu4_context"] = scores
+        res["chosen"] = chosen
+        log(f"chosen on dev: {chosen}")
     if d.main:
         model.eval()
         name = job.name or ("scope-slt-synthetic" if job.data.manifest else "scope-slt")
@@ -122,6 +137,8 @@ def add_model_flags(ap: argparse.ArgumentParser) -> None:
     g.add_argument("--dropout", type=float, default=0.1)
     g.add_argument("--vocab", type=int, default=3000, help="tokenizer size")
     g.add_argument("--tokenizer", default="", help="reuse this tokenizer.model")
+    g.add_argument("--tie-embeddings", action="store_true",
+                   help="train with lm_head tied to the input embeddings (exported untied)")
 
 
 def add_optim_flags(ap: argparse.ArgumentParser, steps=3000, lr=1e-3, batch=32, warmup=200) -> None:
@@ -139,6 +156,10 @@ def add_optim_flags(ap: argparse.ArgumentParser, steps=3000, lr=1e-3, batch=32, 
     g.add_argument("--label-smoothing", type=float, default=0.0, help="cross-entropy label smoothing (e.g. 0.1)")
     g.add_argument("--ema", type=float, default=0.0,
                    help="export an exponential moving average of the weights with this decay (e.g. 0.999); 0: off")
+    g.add_argument("--avg-last", type=int, default=0, help="also average the last N weight snapshots (checkpoint averaging)")
+    g.add_argument("--avg-every", type=int, default=0, help="steps between those snapshots (default steps/50)")
+    g.add_argument("--bpe-dropout", type=float, default=0.0, help="BPE-dropout rate on the target sentence (e.g. 0.1)")
+    g.add_argument("--amp", default="", choices=["", "bf16"], help="bf16 autocast on CUDA (ignored on CPU)")
     g = ap.add_argument_group("augmentation")
     g.add_argument("--p-no-context", type=float, default=0.3)
     g.add_argument("--p-single", type=float, default=0.5)
@@ -149,7 +170,8 @@ def add_optim_flags(ap: argparse.ArgumentParser, steps=3000, lr=1e-3, batch=32, 
 def optim_config(a) -> Optim:
     return Optim(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=a.warmup, weight_decay=a.weight_decay,
                  max_minutes=a.max_minutes, eval_every=a.eval_every, log_every=a.log_every,
-                 threads=a.threads, seed=a.seed, label_smoothing=a.label_smoothing, ema=a.ema)
+                 threads=a.threads, seed=a.seed, label_smoothing=a.label_smoothing, ema=a.ema,
+                 avg_last=a.avg_last, avg_every=a.avg_every, bpe_dropout=a.bpe_dropout, amp=a.amp)
 
 
 def augment_config(a) -> Augment:
@@ -165,6 +187,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--init-from", default="", help="continue training the model in this exported folder (OUT/model)")
     ap.add_argument("--name", default="", help="model name in config.json (default scope-slt, or scope-slt-synthetic for --manifest)")
     ap.add_argument("--final-eval-limit", type=int, default=0, help="final dev BLEU on the first N dev turns only")
+    ap.add_argument("--select-on-dev", action="store_true",
+                    help="score each candidate (last step, --ema, --avg-last, best --eval-every) on dev with "
+                         "context and export the best")
     add_data_flags(ap)
     add_model_flags(ap)
     add_optim_flags(ap)
@@ -172,11 +197,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     job = LMJob(out=a.out, data=data_config(a),
                 model=LlamaConfig(hidden_size=a.hidden, num_hidden_layers=a.layers, num_attention_heads=a.heads,
                                   num_key_value_heads=a.kv_heads, intermediate_size=a.intermediate,
-                                  max_position_embeddings=a.max_len, dropout=a.dropout),
+                                  max_position_embeddings=a.max_len, dropout=a.dropout,
+                                  tie_embeddings=a.tie_embeddings),
                 optim=optim_config(a), augment=augment_config(a), vocab_size=a.vocab,
                 tokenizer=a.tokenizer, final_eval=not a.no_final_eval,
                 final_eval_limit=a.final_eval_limit, name=a.name,
-                init_from=a.init_from)
+                init_from=a.init_from, select_on_dev=a.select_on_dev)
     try:
         run(job)
     except (ValueError, FileNotFoundError) as e:

@@ -54,6 +54,7 @@ def run(job: LoraJob) -> dict:
         log(f"lora: r {job.lora.r} alpha {job.lora.alpha} on {len(wrapped)} projections, {n} trainable parameters")
     model.train()
     res.update(train(model, tok, turns, dev, gloss_vocab(turns), job.augment, job.optim, d, log))
+    res.pop("candidates", None)      # the adapter exports what train() left in the model
     if d.main:
         model.eval()
         export_adapter(model, job.lora, job.out, base_model=os.path.abspath(job.base),

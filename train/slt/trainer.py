@@ -41,6 +41,10 @@ class Optim:
     label_smoothing: float = 0.0  # cross-entropy label smoothing on the target tokens
     ema: float = 0.0              # >0: keep an exponential moving average of the weights with
                                   # this decay; the average is what train() leaves in the model
+    avg_last: int = 0             # >0: also average the last N snapshots of the weights ...
+    avg_every: int = 0            # ... taken every this many steps (0: steps/50)
+    bpe_dropout: float = 0.0      # >0: sample the target's BPE segmentation (BPE-dropout)
+    amp: str = ""                 # "bf16": autocast the forward pass on CUDA (ignored on CPU)
 
 
 class Dist:
@@ -67,18 +71,28 @@ class Dist:
 
 
 def make_batches(turns: Sequence[Turn], tok: Tokenizer, vocab: Sequence[str], aug: Augment,
-                 rng: random.Random, batch_size: int, max_len: int
+                 rng: random.Random, batch_size: int, max_len: int, bpe_dropout: float = 0.0
                  ) -> List[List[Tuple[List[int], int]]]:
-    """One epoch of batches; examples of similar length share a batch (less padding)."""
+    """One epoch of batches; examples of similar length share a batch (less padding).
+
+    With bpe_dropout > 0 the target's segmentation is sampled (the prompt stays as the
+    runtime tokenises it)."""
     order = list(range(len(turns)))
     rng.shuffle(order)
     exs = []
+
+    def encode(ctx, hyps, text):
+        ids, p = encode_example(tok, build_prompt(ctx, hyps), text)
+        if bpe_dropout > 0:
+            ids = ids[:p] + tok.encode_sampled(text, bpe_dropout) + [tok.eos_id]
+        return ids, p
+
     for i in order:
         ctx, hyps = sample_prompt(turns[i], vocab, rng, aug)
-        ids, p = encode_example(tok, build_prompt(ctx, hyps), turns[i].text)
+        ids, p = encode(ctx, hyps, turns[i].text)
         while len(ids) > max_len and ctx:          # drop the oldest context first
             ctx = ctx[1:]
-            ids, p = encode_example(tok, build_prompt(ctx, hyps), turns[i].text)
+            ids, p = encode(ctx, hyps, turns[i].text)
         if len(ids) <= max_len:
             exs.append((ids, p))
     chunk = batch_size * 50
@@ -189,10 +203,14 @@ def train(model: LlamaForCausalLM, tok: Tokenizer, turns: Sequence[Turn], dev: S
     last = {}
     batches: List = []
     stop = False
+    amp = o.amp == "bf16" and d.device.type == "cuda"
+    avg_every = o.avg_every or max(1, o.steps // 50)
+    snaps: List[List[torch.Tensor]] = []      # the last avg_last snapshots, on the CPU
+    best_bleu, best_state = -1.0, None        # with eval_every: the weights of the best dev score
     while not stop:
         if not batches:
             epoch += 1
-            batches = make_batches(turns, tok, vocab, aug, rng, o.batch_size, max_len)
+            batches = make_batches(turns, tok, vocab, aug, rng, o.batch_size, max_len, o.bpe_dropout)
             batches = batches[d.rank::d.world][: len(batches) // d.world]
         batch = batches.pop()
         progress = step / o.steps
@@ -205,7 +223,11 @@ def train(model: LlamaForCausalLM, tok: Tokenizer, turns: Sequence[Turn], dev: S
         for g in opt.param_groups:
             g["lr"] = lr
         x, y = collate(batch, 0, d.device)
-        loss = net(x, y)
+        if amp:
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                loss = net(x, y)
+        else:
+            loss = net(x, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if o.grad_clip > 0:
@@ -214,6 +236,9 @@ def train(model: LlamaForCausalLM, tok: Tokenizer, turns: Sequence[Turn], dev: S
         if ema is not None:
             ema.update()
         step += 1
+        if o.avg_last > 0 and step % avg_every == 0:
+            snaps.append([p.detach().to("cpu", copy=True) for p in params])
+            del snaps[:-o.avg_last]
         losses.append(float(loss))
         toks += int(x.numel())
         seen_tok += int(x.numel()) * d.world
@@ -229,20 +254,41 @@ def train(model: LlamaForCausalLM, tok: Tokenizer, turns: Sequence[Turn], dev: S
             if ema is not None:
                 ema.swap()
             b = dev_bleu(model, tok, sub, True)
+            if b > best_bleu:
+                best_bleu, best_state = b, [p.detach().to("cpu", copy=True) for p in params]
             if ema is not None:
                 ema.swap()
             log(f"step {step} dev[:{len(sub)}] BLEU-4 {b:.2f} (reference glosses, context"
                 + (", weight average)" if ema is not None else ")"))
             t_log = time.time()
         stop = step >= o.steps or (o.max_minutes > 0 and time.time() - start >= o.max_minutes * 60)
+    # Candidate weights for the caller to choose among on dev (select_on_dev): the last
+    # step's, the moving average, the mean of the last snapshots, the best dev subset score.
+    cands = {"last": [p.detach().to("cpu", copy=True) for p in params]}
     if ema is not None:
+        cands["ema"] = [s.detach().to("cpu", copy=True) for s in ema.shadow]
         ema.swap()       # leave the averaged weights in the model: they are what gets exported
+    if len(snaps) >= 2:
+        cands[f"avg{len(snaps)}"] = [torch.stack(ts).mean(0) for ts in zip(*snaps)]
+    if best_state is not None:
+        cands["best"] = best_state
+    last["candidates"] = cands
     last["steps"] = step
     last["epochs"] = epoch
     last["train_seconds"] = round(time.time() - start, 1)
     last["final_loss"] = round(sum(losses[-o.log_every:]) / len(losses[-o.log_every:]), 4)
     last["tokens"] = seen_tok
     return last
+
+
+@torch.no_grad()
+def load_params(model: LlamaForCausalLM, values: Sequence[torch.Tensor]) -> None:
+    """Copies a candidate's values (in trainable-parameter order) into the model."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if len(params) != len(values):
+        raise ValueError(f"candidate has {len(values)} tensors, the model {len(params)} parameters")
+    for p, v in zip(params, values):
+        p.copy_(v.to(p.device))
 
 
 def set_seed(seed: int, threads: int) -> None:

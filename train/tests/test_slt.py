@@ -295,6 +295,77 @@ class ModelTest(unittest.TestCase):
         self.assertFalse(torch.equal(model.lm_head.weight.detach(), live["w"]))
 
 
+class RecipeTest(unittest.TestCase):
+    """The options of the Phoenix recipe: tied embeddings, BPE-dropout, checkpoint candidates,
+    and the fp16 transport of a model folder."""
+
+    def test_bpe_dropout_zero_is_the_runtime_segmentation(self):
+        tok = _Shared.get()
+        p = build_prompt(["morgen regen ."], [Hypothesis("MORGEN REGEN", 1.0)])
+        ids, n = encode_example(tok, p, "morgen  sonne wolken .")
+        self.assertEqual(ids[n:-1], tok.encode_sampled("morgen  sonne wolken .", 0.0))
+        random.seed(3)
+        sampled = {tuple(tok.encode_sampled("morgen sonne wolken gewitter .", 0.5)) for _ in range(30)}
+        self.assertGreater(len(sampled), 1, "BPE-dropout never changed the segmentation")
+        for ids in sampled:
+            self.assertEqual(tok.decode(list(ids)).strip(), "morgen sonne wolken gewitter .")
+
+    def test_tied_model_exports_as_an_ordinary_untied_one(self):
+        tok = _Shared.get()
+        torch.manual_seed(0)
+        m = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64,
+                                         num_hidden_layers=1, num_attention_heads=4, num_key_value_heads=2,
+                                         max_position_embeddings=64, tie_embeddings=True))
+        self.assertIs(m.lm_head.weight, m.model.embed_tokens.weight)
+        with tempfile.TemporaryDirectory() as d:
+            export_model(m, tok, d)
+            cfg = _json(os.path.join(d, "config.json"))
+            self.assertFalse(cfg["tie_word_embeddings"])
+            back, _ = load_model(d)
+            self.assertIsNot(back.lm_head.weight, back.model.embed_tokens.weight)
+            self.assertTrue(torch.equal(back.lm_head.weight, back.model.embed_tokens.weight))
+            x = torch.tensor([[1, 5, 7, 9]])
+            self.assertTrue(torch.allclose(back.eval()(x), m.eval()(x).detach(), atol=1e-2))
+
+    def test_candidates_and_average(self):
+        tok = _Shared.get()
+        model = _tiny(len(tok))
+        from train.slt.data import Turn
+        from train.slt.trainer import load_params
+        turns = [Turn("k", "MORGEN REGEN", "morgen regen .", [])] * 16
+        res = train(model, tok, turns, [], ["X"], Augment(p_single=1.0, p_noisy_top=0.0),
+                    Optim(steps=6, batch_size=8, lr=1e-2, warmup=1, log_every=6, ema=0.9,
+                          avg_last=3, avg_every=2), Dist(), lambda m: None)
+        c = res["candidates"]
+        self.assertEqual(sorted(c), ["avg3", "ema", "last"])
+        params = [p for p in model.parameters() if p.requires_grad]
+        # train() leaves the moving average in the model
+        for p, e in zip(params, c["ema"]):
+            self.assertTrue(torch.equal(p.detach(), e))
+        load_params(model, c["avg3"])
+        self.assertFalse(torch.equal(params[0].detach(), c["last"][0]))
+        with self.assertRaises(ValueError):
+            load_params(model, c["avg3"][:-1])
+
+    def test_pack_unpack_round_trip(self):
+        from train.slt.sweep import pack, unpack
+        tok = _Shared.get()
+        m = _tiny(len(tok))
+        with tempfile.TemporaryDirectory() as d:
+            src, parts, dst = (os.path.join(d, n) for n in ("src", "parts", "dst"))
+            export_model(m, tok, src)
+            paths = pack(src, parts, part_mb=0.02)
+            self.assertGreater(len(paths), 1)
+            unpack(parts, dst)
+            self.assertEqual(sorted(os.listdir(src)), sorted(os.listdir(dst)))
+            a, _ = safetensors.load_file(os.path.join(src, "model.safetensors"))
+            b, _ = safetensors.load_file(os.path.join(dst, "model.safetensors"))
+            self.assertEqual(sorted(a), sorted(b))
+            for k in a:
+                self.assertEqual(b[k].dtype, torch.float32)
+                self.assertTrue(torch.equal(a[k], b[k]), k)
+
+
 class LoraTest(unittest.TestCase):
     def _with_lora(self, targets=("q_proj", "k_proj", "v_proj", "o_proj")):
         tok = _Shared.get()
