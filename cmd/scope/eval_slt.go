@@ -43,6 +43,7 @@ func evalSLT(ctx context.Context, a *app, args []string) error {
 	ctxDE := fs.String("context-de", "", "comma-separated text files, line-aligned with --context-ids")
 	turns := fs.Int("context-turns", 0, "previous sentences of the broadcast given as context")
 	maxTokens := fs.Int("max-tokens", 64, "longest translation in tokens")
+	beam := fs.Int("beam", 1, fmt.Sprintf("beam search width (1: greedy; up to %d; the sentence then comes whole, not streamed)", slt.MaxBeam))
 	threads := fs.Int("threads", 1, "llama.cpp threads per token")
 	batchThreads := fs.Int("batch-threads", 2, "llama.cpp threads for the prompt")
 	format := fs.String("format", "", "prompt format: plain, chat, or empty to use the model's chat template when it has one")
@@ -85,7 +86,7 @@ func evalSLT(ctx context.Context, a *app, args []string) error {
 	if *limit > 0 && *limit < n {
 		n = *limit
 	}
-	cfg := slt.Config{Model: *model, MaxTokens: *maxTokens, Threads: *threads, BatchThreads: *batchThreads, Format: slt.Format(*format), Log: a.log}
+	cfg := slt.Config{Model: *model, MaxTokens: *maxTokens, Threads: *threads, BatchThreads: *batchThreads, Format: slt.Format(*format), Beam: *beam, Log: a.log}
 	if *lora != "" {
 		cfg.Adapters = map[string]string{"eval": *lora}
 	}
@@ -172,8 +173,12 @@ func evalSLT(ctx context.Context, a *app, args []string) error {
 	if *lora != "" {
 		adapter = fmt.Sprintf("%s x%.2f", *lora, *loraScale)
 	}
-	fmt.Fprintf(wr, "eval slt%s: %s, adapter %s, %d sentences of %s, context %d turns (%d turns dropped to fit)\n",
-		label, *model, adapter, n, *glosses, *turns, dropped)
+	decoding := "greedy"
+	if *beam > 1 {
+		decoding = fmt.Sprintf("beam %d", *beam)
+	}
+	fmt.Fprintf(wr, "eval slt%s: %s, adapter %s, %d sentences of %s, context %d turns (%d turns dropped to fit), %s\n",
+		label, *model, adapter, n, *glosses, *turns, dropped, decoding)
 	fmt.Fprintf(wr, "BLEU-1 %.2f  BLEU-2 %.2f  BLEU-3 %.2f  BLEU-4 %.2f  (no tokenisation)%s\n", bleu[0], bleu[1], bleu[2], bleu[3], label)
 	fmt.Fprintf(wr, "ROUGE-L %.2f  chrF %.2f  sacreBLEU-13a %.2f%s\n", rouge, chrf, sacre.Score, label)
 	fmt.Fprintf(wr, "time %.1fs, %.2f sentences/s, first token %.1f ms on average, %d tokens generated\n",

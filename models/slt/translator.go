@@ -34,6 +34,7 @@ type Config struct {
 	KV           llamacpp.KVType
 	Format       Format
 	Instruction  string // system message for chat models (default DefaultInstruction)
+	Beam         int    // >1: beam search of this width (see beam.go); 0 or 1: greedy
 	Log          *slog.Logger
 }
 
@@ -45,7 +46,12 @@ func ContextParams(cfg Config) llamacpp.ContextParams {
 	if cfg.KV == llamacpp.KVQ8_0 || cfg.KV == llamacpp.KVQ4_0 {
 		fa = 1
 	}
-	return llamacpp.ContextParams{Context: cfg.Context, Threads: cfg.Threads, BatchThreads: cfg.BatchThreads, KV: cfg.KV, FlashAttention: fa}
+	seqs := 1
+	if cfg.Beam > 1 {
+		seqs = 2 * cfg.Beam // live beams and their successors (beam.go)
+	}
+	return llamacpp.ContextParams{Context: cfg.Context, Threads: cfg.Threads, BatchThreads: cfg.BatchThreads, KV: cfg.KV,
+		FlashAttention: fa, Sequences: seqs}
 }
 
 // Translator turns gloss hypotheses into text. See the package documentation.
@@ -105,6 +111,12 @@ func Open(cfg Config) (_ *Translator, err error) {
 	case FormatPlain:
 	default:
 		return nil, fmt.Errorf("slt: unknown prompt format %q (want plain, chat or empty for auto)", cfg.Format)
+	}
+	if cfg.Beam < 0 || cfg.Beam > MaxBeam {
+		return nil, fmt.Errorf("slt: beam width %d out of range (0 or 1 for greedy, up to %d)", cfg.Beam, MaxBeam)
+	}
+	if cfg.MaxTokens*max(cfg.Beam, 1) >= cfg.Context/2 {
+		return nil, fmt.Errorf("slt: max tokens %d x beam %d leaves too little of the %d-token context for the prompt", cfg.MaxTokens, max(cfg.Beam, 1), cfg.Context)
 	}
 	if cfg.MaxTokens >= cfg.Context/2 {
 		return nil, fmt.Errorf("slt: max tokens %d leaves too little of the %d-token context for the prompt", cfg.MaxTokens, cfg.Context)
@@ -246,7 +258,7 @@ func (t *Translator) prompt(context []string, hyps []Hypothesis) ([]llamacpp.Tok
 // Prompt returns the prompt tokens for context and hyps after dropping the oldest context
 // turns that do not fit, and how many were dropped.
 func (t *Translator) Prompt(context []string, hyps []Hypothesis) ([]llamacpp.Token, int, error) {
-	budget := t.ctx.Size() - t.cfg.MaxTokens
+	budget := t.ctx.Size() - t.cfg.MaxTokens*max(t.cfg.Beam, 1)
 	for drop := 0; drop <= len(context); drop++ {
 		toks, err := t.prompt(context[drop:], hyps)
 		if err != nil {
@@ -276,6 +288,9 @@ func (t *Translator) Translate(ctx context.Context, context []string, hyps []Hyp
 	res := Result{PromptTokens: len(toks), DroppedTurns: dropped, StoppedBy: "max_tokens"}
 	t.ctx.ClearMemory()
 	t.sampler.Reset()
+	if t.cfg.Beam > 1 {
+		return t.translateBeam(ctx, toks, res, start, emit)
+	}
 	if err := t.ctx.Decode(ctx, toks, 0, false); err != nil {
 		return res, fmt.Errorf("slt: prompt: %w", err)
 	}

@@ -6,6 +6,8 @@
     python -m train.slt.evalset translate --model RUN/model --items items.jsonl --out hyp.txt
     # corpus BLEU-1..4 against references (whitespace tokens)
     python -m train.slt.evalset score --hyp hyp.txt --ref DIR/dev.de
+    # how much the previous sentence could add (content words it shares with the sentence)
+    python -m train.slt.evalset overlap --phoenix DIR --split dev [--hyp-no-context hyp.txt]
 """
 from __future__ import annotations
 
@@ -33,6 +35,48 @@ def phoenix_items(phoenix: str, split: str, glosses: str, context: int) -> List[
     return [{"context": t.context, "hyps": [{"glosses": t.glosses, "score": 1.0}]} for t in turns]
 
 
+def content_words(text: str) -> List[str]:
+    """Tokens of at least 4 letters: a stop-word-free proxy for content words in German."""
+    return [w for w in text.split() if len(w) >= 4 and w.isalpha()]
+
+
+def context_overlap(phoenix: str, split: str, hyp_noctx: str = "") -> dict:
+    """How much the previous sentence could tell the translator: for each sentence of split
+    with an earlier sentence in its broadcast, the share of its content words that occur in
+    that previous sentence, the share of those not already suggested by its own glosses (the
+    gloss, lower-cased, is a prefix of the word), and, given the no-context translations, the
+    share of the words they miss that the previous sentence holds."""
+    p = lambda n: os.path.join(phoenix, n)
+    pairs = [(p(f"{s}.ids"), p(f"{s}.de")) for s in ("train", "dev", "test") if os.path.exists(p(f"{s}.ids"))]
+    turns = load_phoenix(p(f"{split}.gloss"), p(f"{split}.de"), p(f"{split}.ids"), PhoenixContext(pairs), 1)
+    hyps = read_lines(hyp_noctx) if hyp_noctx else []
+    n = with_ctx = words = in_prev = in_prev_new = missed = missed_in_prev = 0
+    for i, t in enumerate(turns):
+        n += 1
+        if not t.context:
+            continue
+        with_ctx += 1
+        prev = set(t.context[-1].split())
+        glosses = [g.lower() for g in t.glosses.split()]
+        hyp = set(hyps[i].split()) if hyps else set()
+        for w in content_words(t.text):
+            words += 1
+            hinted = any(w.startswith(g[:4]) for g in glosses if len(g) >= 4)
+            if w in prev:
+                in_prev += 1
+                in_prev_new += not hinted
+            if hyps and w not in hyp:
+                missed += 1
+                missed_in_prev += w in prev
+    pct = lambda a, b: round(100.0 * a / b, 1) if b else 0.0
+    out = {"sentences": n, "with_previous": with_ctx, "content_words": words,
+           "in_previous_pct": pct(in_prev, words), "in_previous_not_in_glosses_pct": pct(in_prev_new, words)}
+    if hyps:
+        out.update({"missed_by_no_context_pct": pct(missed, words),
+                    "missed_and_in_previous_pct_of_words": pct(missed_in_prev, words)})
+    return out
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m train.slt.evalset", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -52,6 +96,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     s.add_argument("--hyp", required=True)
     s.add_argument("--ref", required=True)
     s.add_argument("--label", default="")
+    o = sub.add_parser("overlap", help="how much the previous sentence could add (see context_overlap)")
+    o.add_argument("--phoenix", required=True)
+    o.add_argument("--split", default="dev")
+    o.add_argument("--hyp-no-context", default="", help="no-context translations of the split, one per line")
     args = ap.parse_args(argv)
     try:
         if args.verb == "items":
@@ -71,6 +119,8 @@ def main(argv: Optional[List[str]] = None) -> int:
             with open(args.out, "w", encoding="utf-8") as f:
                 f.write("".join(o + "\n" for o in outs))
             print(f"translated {len(outs)} in {time.time() - t0:.1f}s")
+        elif args.verb == "overlap":
+            print(json.dumps(context_overlap(args.phoenix, args.split, args.hyp_no_context)))
         else:
             hyp, ref = read_lines(args.hyp), read_lines(args.ref)
             b = corpus_bleu(hyp, ref[: len(hyp)] if len(hyp) < len(ref) else ref)

@@ -436,6 +436,9 @@ type ContextParams struct {
 	KV           KVType
 	// FlashAttention: 0 lets llama.cpp choose, 1 forces it on, -1 off (quantised KV needs it).
 	FlashAttention int
+	// Sequences the KV cache holds at once (0 or 1: one; beam search needs two per beam).
+	// With more than one the cache is unified, so sequences share their common prefix.
+	Sequences int
 }
 
 // Context is a KV cache and compute state for one model.
@@ -487,7 +490,10 @@ func NewContext(m *Model, cp ContextParams) (*Context, error) {
 	p.n_ctx = C.uint32_t(nctx)
 	p.n_batch = C.uint32_t(nb)
 	p.n_ubatch = C.uint32_t(nb)
-	p.n_seq_max = 1
+	p.n_seq_max = C.uint32_t(max(cp.Sequences, 1))
+	if cp.Sequences > 1 {
+		p.kv_unified = true
+	}
 	p.n_threads = C.int32_t(th)
 	p.n_threads_batch = C.int32_t(tb)
 	p.embeddings = C.bool(cp.Embeddings)
