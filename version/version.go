@@ -5,6 +5,7 @@ package version
 
 import (
 	"fmt"
+	goruntime "runtime"
 	"runtime/debug"
 	"strings"
 
@@ -98,10 +99,11 @@ func moduleVersion(path string) string {
 	return "not linked"
 }
 
-// Format renders the versions as aligned lines.
+// Format renders the versions as aligned lines, then the native libraries this process
+// loaded, each with the architecture its file is built for.
 func Format(cs []Component) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-13s %s\n", "scope", Scope())
+	fmt.Fprintf(&b, "%-13s %s (%s/%s)\n", "scope", Scope(), goruntime.GOOS, goruntime.GOARCH)
 	for _, c := range cs {
 		v := c.Version
 		if c.Err != nil {
@@ -109,5 +111,18 @@ func Format(cs []Component) string {
 		}
 		fmt.Fprintf(&b, "%-13s %s\n", c.Name, v)
 	}
+	fmt.Fprintf(&b, "loaded:\n")
+	exe := Executable()
+	fmt.Fprintf(&b, "  %-7s %s (llama.cpp and ggml are linked in)\n", orUnknown(exe.Arch), exe.Path)
+	for _, l := range Loaded() {
+		fmt.Fprintf(&b, "  %-7s %s\n", orUnknown(l.Arch), l.Path)
+	}
 	return b.String()
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "?"
+	}
+	return s
 }
