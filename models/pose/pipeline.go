@@ -206,14 +206,8 @@ func New(opt Options) (*Pipeline, error) {
 	if err := opt.setDefaults(); err != nil {
 		return nil, err
 	}
-	lib := opt.ORTLibrary
-	if lib == "" {
-		var err error
-		if lib, err = assets.ONNXRuntimeLibrary(); err != nil {
-			return nil, err
-		}
-	}
-	if err := runtime.Init(lib); err != nil {
+	// An empty ORTLibrary keeps the library already loaded (from the configuration).
+	if err := runtime.Init(opt.ORTLibrary); err != nil {
 		return nil, err
 	}
 	p := &Pipeline{opt: opt}

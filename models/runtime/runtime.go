@@ -11,10 +11,14 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	goruntime "runtime"
 	"sync"
 
 	ort "github.com/yalue/onnxruntime_go"
+
+	"scope/internal/assets"
 )
 
 // The environment is process-wide inside ONNX Runtime itself; these mirror that fact.
@@ -27,26 +31,79 @@ var (
 // ErrNotInitialized is returned by NewSession before Init succeeded.
 var ErrNotInitialized = errors.New("onnx runtime not initialised: call runtime.Init with the path of libonnxruntime.so.1")
 
-// Init loads libonnxruntime from libPath and initialises the environment. Calling it
-// again with the same path is a no-op; another path is an error, since a process can
-// hold only one ONNX Runtime.
+// TelemetryEnv is the variable that switches off the telemetry compiled into the
+// ONNX Runtime builds SCOPE uses (onnxruntime-node 1.30 writes a device id and a store of
+// executable paths, model graph names and providers under
+// ~/.cache/Microsoft/DeveloperTools/.onnxruntime/, and an empty /tmp/mat-debug-<pid>.log,
+// and holds upload code). The library reads it once, when its environment is created;
+// OrtApi::DisableTelemetryEvents, called after that, does not stop either file.
+const TelemetryEnv = "ORT_DISABLE_TELEMETRY"
+
+// Init loads libonnxruntime from libPath and initialises the environment, with ONNX
+// Runtime's telemetry off. Exactly one library can be loaded in a process, so the first
+// Init decides it: the one owner of that choice is whoever reads the configuration
+// (runtime.onnxruntime_library) and calls Init before any model is opened. Init("")
+// keeps whatever is loaded, or loads the library `make setup` put in the cache; the
+// stages (pose, recogniser) call that, so a configured library is never replaced.
+// Calling Init again with the loaded path is a no-op; another path is an error.
 func Init(libPath string) error {
 	initMu.Lock()
 	defer initMu.Unlock()
 	if initDone {
-		if libPath != initLib {
+		if libPath != "" && libPath != initLib {
 			return fmt.Errorf("onnx runtime already loaded from %s; cannot load %s in the same process", initLib, libPath)
 		}
 		return nil
 	}
-	if _, err := os.Stat(libPath); err != nil {
-		return fmt.Errorf("onnx runtime library %s: %w (run `make setup`, or set runtime.onnxruntime_library)", libPath, err)
+	if libPath == "" {
+		p, err := assets.ONNXRuntimeLibrary()
+		if err != nil {
+			return fmt.Errorf("onnx runtime library: %w (or set runtime.onnxruntime_library)", err)
+		}
+		libPath = p
+	}
+	if err := CheckLibrary(libPath); err != nil {
+		return err
+	}
+	if err := os.Setenv(TelemetryEnv, "1"); err != nil {
+		return fmt.Errorf("switching off onnx runtime telemetry: %w", err)
 	}
 	ort.SetSharedLibraryPath(libPath)
 	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
 		return fmt.Errorf("loading onnx runtime from %s: %w", libPath, err)
 	}
 	initLib, initDone = libPath, true
+	return nil
+}
+
+// Library is the path ONNX Runtime was loaded from, or "" before Init.
+func Library() string {
+	initMu.Lock()
+	defer initMu.Unlock()
+	return initLib
+}
+
+// CheckLibrary reports, without loading it, whether path can be an ONNX Runtime shared
+// library: a readable regular file with an ELF header. The error names the path and the
+// setting that chooses it.
+func CheckLibrary(path string) error {
+	const fix = "point runtime.onnxruntime_library at libonnxruntime.so.1 (empty: the one `make setup` extracts)"
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("onnx runtime library %s: %w (run `make setup`, or %s)", path, err, fix)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("onnx runtime library %s: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("onnx runtime library %s is not a regular file; %s", path, fix)
+	}
+	head := make([]byte, 4)
+	if _, err := io.ReadFull(f, head); err != nil || string(head) != "\x7fELF" {
+		return fmt.Errorf("onnx runtime library %s is not a shared library (no ELF header); %s", path, fix)
+	}
 	return nil
 }
 
@@ -59,6 +116,22 @@ func Version() string {
 		return ""
 	}
 	return ort.GetVersion()
+}
+
+// CheckThreads bounds ONNX Runtime's thread counts by the CPUs this process may use:
+// more threads than cores only add switching (and thousands of them stall the machine).
+// 0 means the default (1 intra-op thread, ONNX Runtime's own inter-op choice).
+func CheckThreads(intra, inter int) error {
+	n := goruntime.NumCPU()
+	for _, x := range []struct {
+		what string
+		v    int
+	}{{"intra-op", intra}, {"inter-op", inter}} {
+		if x.v < 0 || x.v > n {
+			return fmt.Errorf("%d %s threads: this machine has %d CPUs; use 1 to %d", x.v, x.what, n, n)
+		}
+	}
+	return nil
 }
 
 // Provider names an execution provider.
@@ -116,6 +189,9 @@ func NewSessionFromBytes(name string, data []byte, opt SessionOptions) (*Session
 	if threads <= 0 {
 		threads = 1
 	}
+	if err := CheckThreads(threads, opt.InterOpThreads); err != nil {
+		return nil, fmt.Errorf("model %s: %w", name, err)
+	}
 	if err := so.SetIntraOpNumThreads(threads); err != nil {
 		return nil, fmt.Errorf("model %s: intra-op threads: %w", name, err)
 	}
@@ -123,6 +199,13 @@ func NewSessionFromBytes(name string, data []byte, opt SessionOptions) (*Session
 		if err := so.SetInterOpNumThreads(opt.InterOpThreads); err != nil {
 			return nil, fmt.Errorf("model %s: inter-op threads: %w", name, err)
 		}
+	}
+	// x64 CPUs without VNNI (AVX2, AVX-512 before Cascade Lake) multiply u8 by s8 with
+	// an instruction that saturates at 16 bits, so an int8 model gives other numbers
+	// there than on a VNNI CPU or in TFLite. This key makes ONNX Runtime use its exact
+	// u8u8 kernels on those CPUs (slower there, no effect elsewhere).
+	if err := so.AddSessionConfigEntry("session.x64quantprecision", "1"); err != nil {
+		return nil, fmt.Errorf("model %s: session options: %w", name, err)
 	}
 	if err := appendProvider(so, opt.Provider); err != nil {
 		return nil, fmt.Errorf("model %s: %w", name, err)

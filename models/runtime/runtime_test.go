@@ -2,9 +2,13 @@ package runtime
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,4 +155,134 @@ func TestBadModelsGiveErrors(t *testing.T) {
 	if _, err := NewSessionFromBytes("x", good, SessionOptions{Provider: "npu"}); err == nil || !strings.Contains(err.Error(), "npu") {
 		t.Errorf("unknown provider: err = %v", err)
 	}
+}
+
+func TestInitRefusesWhatIsNotALibrary(t *testing.T) {
+	dir := t.TempDir()
+	text := filepath.Join(dir, "passwd")
+	os.WriteFile(text, []byte("root:x:0:0:root:/root:/bin/bash\n"), 0o644)
+	for _, tc := range []struct{ path, want string }{
+		{text, "not a shared library"},
+		{dir, "not a regular file"},
+		{filepath.Join(dir, "missing.so"), "no such file"},
+	} {
+		err := CheckLibrary(tc.path)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), tc.path) ||
+			!strings.Contains(err.Error(), "runtime.onnxruntime_library") {
+			t.Errorf("CheckLibrary(%s) = %v, want an error naming the file, %q and the setting", tc.path, err, tc.want)
+		}
+	}
+}
+
+// TestInitHasOneOwner: the first Init decides the library; Init("") (what the stages
+// call) keeps it, and another path is refused with both paths named.
+func TestInitHasOneOwner(t *testing.T) {
+	initORT(t)
+	lib := Library()
+	if lib == "" {
+		t.Fatal("Library() is empty after Init")
+	}
+	if err := Init(""); err != nil {
+		t.Fatalf("Init(\"\") after Init(%s): %v", lib, err)
+	}
+	if err := Init(lib); err != nil {
+		t.Fatalf("Init with the same path again: %v", err)
+	}
+	other := filepath.Join(t.TempDir(), "libonnxruntime.so.1")
+	if err := Init(other); err == nil || !strings.Contains(err.Error(), lib) || !strings.Contains(err.Error(), other) {
+		t.Fatalf("Init(%s) after Init(%s) = %v, want an error naming both", other, lib, err)
+	}
+}
+
+func TestThreadCountsAreBounded(t *testing.T) {
+	initORT(t)
+	good := tinyModel([]float32{1, 2, 3, 4, 5, 6}, []float32{0, 0})
+	for _, opt := range []SessionOptions{{IntraOpThreads: 100000}, {IntraOpThreads: 1, InterOpThreads: 100000}, {InterOpThreads: -3}} {
+		_, err := NewSessionFromBytes("tiny.onnx", good, opt)
+		if err == nil || !strings.Contains(err.Error(), "tiny.onnx") || !strings.Contains(err.Error(), "CPUs") {
+			t.Errorf("%+v: err = %v, want an error naming the model and the CPU count", opt, err)
+		}
+	}
+	s, err := NewSessionFromBytes("tiny.onnx", good, SessionOptions{IntraOpThreads: goruntime.NumCPU()})
+	if err != nil {
+		t.Fatalf("as many threads as CPUs: %v", err)
+	}
+	s.Close()
+}
+
+// TestTelemetryWritesNothing runs ONNX Runtime in a child process whose home is a fresh
+// folder: through Init, nothing may appear there (the npm build's telemetry store lives
+// under ~/.cache/Microsoft/DeveloperTools/.onnxruntime) and no /tmp/mat-debug-<pid>.log.
+// A second child loads the library directly, without Init, to show that the check can
+// see what the library writes when its telemetry is left on.
+func TestTelemetryWritesNothing(t *testing.T) {
+	lib, err := assets.ONNXRuntimeLibrary()
+	if err != nil {
+		if os.Getenv("CI") != "true" {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	run := func(mode string) (files []string, matLog string) {
+		home := t.TempDir()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestTelemetryChild$", "-test.v")
+		cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CACHE_HOME=", "SCOPE_TELEMETRY_CHILD="+mode, "SCOPE_TELEMETRY_LIB="+lib)
+		cmd.Env = slices.DeleteFunc(cmd.Env, func(kv string) bool { return strings.HasPrefix(kv, TelemetryEnv+"=") })
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "child ran a model") {
+			t.Fatalf("child (%s): %v\n%s", mode, err, out)
+		}
+		filepath.WalkDir(home, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				files = append(files, p)
+			}
+			return nil
+		})
+		matLog = fmt.Sprintf("/tmp/mat-debug-%d.log", cmd.Process.Pid)
+		if _, err := os.Stat(matLog); err != nil {
+			matLog = ""
+		} else {
+			os.Remove(matLog)
+		}
+		return files, matLog
+	}
+	files, matLog := run("init")
+	if len(files) > 0 || matLog != "" {
+		t.Errorf("ONNX Runtime through runtime.Init wrote %v %s", files, matLog)
+	}
+	files, matLog = run("raw")
+	if len(files) == 0 && matLog == "" {
+		t.Logf("this ONNX Runtime build writes no telemetry files even when left on")
+	} else {
+		t.Logf("left on, the same library writes %v %s", files, matLog)
+	}
+}
+
+// TestTelemetryChild is the child process of TestTelemetryWritesNothing.
+func TestTelemetryChild(t *testing.T) {
+	mode := os.Getenv("SCOPE_TELEMETRY_CHILD")
+	if mode == "" {
+		t.Skip("child process of TestTelemetryWritesNothing")
+	}
+	lib := os.Getenv("SCOPE_TELEMETRY_LIB")
+	if mode == "init" {
+		if err := Init(lib); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		ort.SetSharedLibraryPath(lib)
+		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
+			t.Fatal(err)
+		}
+		initLib, initDone = lib, true
+	}
+	s, err := NewSessionFromBytes("tiny", tinyModel([]float32{1, 2, 3, 4, 5, 6}, []float32{0, 0}), SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := ort.DestroyEnvironment(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("child ran a model")
 }

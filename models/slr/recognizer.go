@@ -7,7 +7,6 @@ import (
 
 	ort "github.com/yalue/onnxruntime_go"
 
-	"scope/internal/assets"
 	"scope/models/bundle"
 	"scope/models/runtime"
 )
@@ -55,11 +54,8 @@ func Open(dir string, opt Options) (*Recognizer, error) {
 			return nil, err
 		}
 	}
-	lib, err := assets.ONNXRuntimeLibrary()
-	if err != nil {
-		return nil, err
-	}
-	if err := runtime.Init(lib); err != nil {
+	// Init("") keeps a library the caller loaded from the configuration.
+	if err := runtime.Init(""); err != nil {
 		return nil, err
 	}
 	sess, err := runtime.NewSession(man.Path(f), runtime.SessionOptions{IntraOpThreads: opt.Threads})
