@@ -14,12 +14,15 @@ import (
 	_ "go.etcd.io/bbolt"
 	"gocv.io/x/gocv"
 
+	"scope/internal/release"
 	"scope/models/runtime"
 	"scope/models/slt/llamacpp"
 )
 
 // Release is SCOPE's release number. Bundles name the minimum release they need.
-const Release = "0.1.0"
+// It lives in internal/release so that the bundle reader can check it without this
+// package's native dependencies.
+const Release = release.Version
 
 // revision is set at link time by the Makefile (-X scope/version.revision=...), for
 // builds where Go does not stamp version control information itself.

@@ -44,6 +44,7 @@ func commands() []command {
 		{"synth", "write a synthetic dialogue corpus: `scope synth --out DIR --dialogues N --seed S`", cmdSynth},
 		{"dataset", "dataset tools: `scope dataset stats|check|import`", cmdDataset},
 		{"wipe", "delete every stored conversation on this device (`scope wipe --yes`)", cmdWipe},
+		{"bundle", "model bundles: `scope bundle build --out DIR`, `scope bundle verify DIR`", cmdBundle},
 		{"conversations", "list, show, export or delete stored conversations (`scope conversations list`)", cmdConversations},
 	}
 }

@@ -1,24 +1,50 @@
-// Package bundle reads and checks model bundle manifests. A bundle is a folder (OTA moves it
-// whole) with manifest.json beside the model files it names:
+// Package bundle reads and checks model bundles. A bundle is a folder (OTA moves it whole)
+// with manifest.json beside every model file the device runs:
 //
 //	{
-//	  "format": "scope-bundle/1",          // this schema; readers refuse other majors
-//	  "name": "scope-slr-demo",            // what the bundle is
-//	  "version": "0.1.0",                  // the bundle's own version (semver)
-//	  "min_scope_version": "0.1.0",        // oldest scope binary that can run it
-//	  "files": [{                          // every model file, path relative to the folder
-//	    "role": "slr", "path": "slr.onnx", "precision": "fp32",
+//	  "format": "scope-bundle/1.1",        // this schema; readers refuse other majors
+//	  "name": "scope-demo",                // what the bundle is
+//	  "version": "0.3.0",                  // the bundle's own version (semver), never lowered by OTA
+//	  "min_scope_version": "0.1.0",        // oldest scope release that can run it; Load refuses older
+//	  "files": [{                          // every file, path relative to the folder
+//	    "role": "slr", "path": "slr/slr.onnx", "precision": "fp32",
 //	    "sha256": "...", "bytes": 1234,
 //	    "inputs":  [{"name": "features", "type": "float32", "shape": [1, "frames", 270]}],
-//	    "outputs": [{"name": "log_probs", "type": "float32", "shape": [1, "steps", 61]}]
-//	  }],
-//	  "slr": {...}                         // per-model sections (see SLR)
+//	    "outputs": [{"name": "log_probs", "type": "float32", "shape": [1, "steps", 311]}]
+//	  }, ...],
+//	  "pose":   {...},                     // the Holistic ONNX set (see Pose)
+//	  "slr":    {...},                     // the recogniser (see SLR)
+//	  "slt":    {...},                     // the translator and its LoRA adapters (see SLT)
+//	  "golden": {...}                      // golden inputs and what users saw (see Golden)
 //	}
 //
+// Roles: "pose" (one ONNX file per Holistic model, in Pose.Dir), "slr" (one per precision:
+// fp32, int8), "slt" (the GGUF language model), "slt-adapter" (a GGUF LoRA adapter, named
+// by SLT.Adapters), "golden" (golden inputs and expected.json). A bundle may carry a subset
+// (the demo recogniser folder models/demo/slr is a bundle with only "slr"); a device refuses
+// an update that drops a role it runs.
+//
 // Shapes hold numbers for fixed sizes and names for sizes that vary. Load reads the
-// manifest and checks it; Verify also checks every file's size and sha256. Sections
-// other than the ones this package knows are kept as raw JSON so newer bundles stay
-// readable.
+// manifest and checks it (including min_scope_version against this scope's release); Verify
+// also checks every file's size and sha256. Hash is the sha256 of manifest.json as stored:
+// since the manifest holds every file's sha256, it names the bundle's whole content, and
+// every stored turn records it.
+//
+// # Extending the manifest
+//
+// The format is extensible without breaking older readers:
+//
+//   - A new section (for example the confidence gate's thresholds, "gate": {...}) is a new
+//     top-level key. Readers that do not know it keep it in Other and write it back
+//     unchanged; code that knows it reads it with Section and writes it with SetSection, or
+//     adds a typed field here (add its key to knownSections and validate it in Validate).
+//   - A new kind of file (for example a gloss-to-word lexicon, role "lexicon") is a new
+//     role in files: Verify hashes every file whatever its role, OTA moves it, and
+//     FileFor(role, "") finds it. `scope bundle build` copies every file and every section
+//     of the recogniser bundle it starts from, so a role or section added there travels.
+//   - Changing the meaning of an existing field needs a new major format ("scope-bundle/2"),
+//     which older readers refuse with a clear error; adding fields is a minor revision
+//     ("scope-bundle/1.2"), which they accept.
 package bundle
 
 import (
@@ -31,15 +57,37 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+
+	"scope/internal/release"
 )
 
 // ManifestName is the manifest's file name inside a bundle folder.
 const ManifestName = "manifest.json"
 
-// Format is the schema this package reads and writes.
+// Format is the schema major this package reads; it writes FormatRevision.
 const Format = "scope-bundle/1"
+
+// FormatRevision is what this package writes: revision 1 adds the pose, slt and golden
+// sections to Format.
+const FormatRevision = "scope-bundle/1.1"
+
+// Roles of bundle files.
+const (
+	RolePose       = "pose"
+	RoleSLR        = "slr"
+	RoleSLT        = "slt"
+	RoleSLTAdapter = "slt-adapter"
+	RoleGolden     = "golden"
+)
+
+// knownSections are the top-level keys Manifest models; the rest go to Other.
+var knownSections = []string{"format", "name", "version", "min_scope_version", "files", "pose", "slr", "slt", "golden"}
+
+// ErrTooNew is wrapped when a bundle needs a newer scope release than this one.
+var ErrTooNew = errors.New("bundle needs a newer scope")
 
 // ErrInvalid is wrapped by every error about a malformed manifest.
 var ErrInvalid = errors.New("invalid bundle manifest")
@@ -49,16 +97,44 @@ var ErrTampered = errors.New("bundle file does not match its manifest")
 
 // Manifest is manifest.json.
 type Manifest struct {
-	Format          string `json:"format"`
-	Name            string `json:"name"`
-	Version         string `json:"version"`
-	MinScopeVersion string `json:"min_scope_version"`
-	Files           []File `json:"files"`
-	SLR             *SLR   `json:"slr,omitempty"`
+	Format          string  `json:"format"`
+	Name            string  `json:"name"`
+	Version         string  `json:"version"`
+	MinScopeVersion string  `json:"min_scope_version"`
+	Files           []File  `json:"files"`
+	Pose            *Pose   `json:"pose,omitempty"`
+	SLR             *SLR    `json:"slr,omitempty"`
+	SLT             *SLT    `json:"slt,omitempty"`
+	Golden          *Golden `json:"golden,omitempty"`
 	// Other holds sections this package does not model, written back unchanged.
 	Other map[string]json.RawMessage `json:"-"`
 
-	dir string
+	dir  string
+	hash string
+}
+
+// Pose is the Holistic keypoint models' section: which of the bundle's pose files the
+// pipeline runs. Dir holds one <model name>.onnx per model (models/pose names them).
+type Pose struct {
+	Dir        string `json:"dir"`        // folder inside the bundle, "pose"
+	Complexity string `json:"complexity"` // pose landmark model: lite, full or heavy
+	HandModel  string `json:"hand_model"` // full or lite
+}
+
+// SLT is the translator's section. The model is the bundle's one "slt" file.
+type SLT struct {
+	// Adapters maps a domain (reception, pharmacy, ...) to the path of its LoRA adapter,
+	// a file with role slt-adapter.
+	Adapters map[string]string `json:"adapters,omitempty"`
+	// Format is the prompt format: "" (the model's chat template when it has one), "plain"
+	// or "chat".
+	Format string `json:"format,omitempty"`
+}
+
+// Golden names the golden file: the inputs and what users saw when the bundle was built
+// (models/bundle/modelset records and checks them).
+type Golden struct {
+	Expected string `json:"expected"` // path of a file with role golden, "golden/expected.json"
 }
 
 // File is one model file of the bundle.
@@ -193,8 +269,106 @@ func Load(dir string) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
+	if err := m.CheckScopeVersion(release.Version); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
 	m.dir = dir
+	sum := sha256.Sum256(b)
+	m.hash = hex.EncodeToString(sum[:])
 	return m, nil
+}
+
+// Hash is the sha256 (hex) of manifest.json as it was read, which names the bundle's whole
+// content; "" for a manifest that was not read from a file.
+func (m *Manifest) Hash() string { return m.hash }
+
+// ShortHash is the first 12 hex digits of Hash, for people.
+func ShortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// Roles lists the roles of the bundle's files, sorted, each once.
+func (m *Manifest) Roles() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, f := range m.Files {
+		if !seen[f.Role] {
+			seen[f.Role] = true
+			out = append(out, f.Role)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// HasRole reports whether the bundle has a file of role.
+func (m *Manifest) HasRole(role string) bool {
+	for _, f := range m.Files {
+		if f.Role == role {
+			return true
+		}
+	}
+	return false
+}
+
+// Section decodes the unmodelled top-level section name into v; it reports false when the
+// manifest has no such section.
+func (m *Manifest) Section(name string, v any) (bool, error) {
+	raw, ok := m.Other[name]
+	if !ok {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return true, fmt.Errorf("%w: section %q: %v", ErrInvalid, name, err)
+	}
+	return true, nil
+}
+
+// SetSection stores v as the top-level section name (one this package does not model).
+func (m *Manifest) SetSection(name string, v any) error {
+	for _, k := range knownSections {
+		if k == name {
+			return fmt.Errorf("bundle: %q is a modelled section; set the field instead", name)
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if m.Other == nil {
+		m.Other = map[string]json.RawMessage{}
+	}
+	m.Other[name] = b
+	return nil
+}
+
+// SetDir makes m's file paths relative to dir (for a manifest built in memory).
+func (m *Manifest) SetDir(dir string) { m.dir = dir }
+
+// TranslatorFiles returns the paths of the translator model and of its adapters by domain.
+func (m *Manifest) TranslatorFiles() (string, map[string]string, error) {
+	f, err := m.FileFor(RoleSLT, "")
+	if err != nil {
+		return "", nil, err
+	}
+	ad := map[string]string{}
+	if m.SLT != nil {
+		for d, p := range m.SLT.Adapters {
+			ad[d] = filepath.Join(m.dir, filepath.FromSlash(p))
+		}
+	}
+	return m.Path(f), ad, nil
+}
+
+// PoseDir returns the folder of the pose models and the models' settings.
+func (m *Manifest) PoseDir() (string, *Pose, error) {
+	if m.Pose == nil || !m.HasRole(RolePose) {
+		return "", nil, fmt.Errorf("bundle %s has no pose models", m.dir)
+	}
+	return filepath.Join(m.dir, filepath.FromSlash(m.Pose.Dir)), m.Pose, nil
 }
 
 // Parse decodes and checks a manifest.
@@ -207,7 +381,7 @@ func Parse(b []byte) (*Manifest, error) {
 	if err := json.Unmarshal(b, &all); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	for _, k := range []string{"format", "name", "version", "min_scope_version", "files", "slr"} {
+	for _, k := range knownSections {
 		delete(all, k)
 	}
 	if len(all) > 0 {
@@ -278,6 +452,54 @@ func (m *Manifest) Validate() error {
 			return err
 		}
 	}
+	role := map[string]string{}
+	for _, f := range m.Files {
+		role[path.Clean(f.Path)] = f.Role
+	}
+	if p := m.Pose; p != nil {
+		switch {
+		case p.Dir == "" || path.IsAbs(p.Dir) || strings.HasPrefix(path.Clean(p.Dir), ".."):
+			return bad("pose.dir", "%q must be a folder inside the bundle", p.Dir)
+		case p.Complexity != "lite" && p.Complexity != "full" && p.Complexity != "heavy":
+			return bad("pose.complexity", "%q: want lite, full or heavy", p.Complexity)
+		case p.HandModel != "full" && p.HandModel != "lite":
+			return bad("pose.hand_model", "%q: want full or lite", p.HandModel)
+		case !m.HasRole(RolePose):
+			return bad("pose", "is set but no file has role %q", RolePose)
+		}
+	} else if m.HasRole(RolePose) {
+		return bad("pose", "is missing but files have role %q", RolePose)
+	}
+	nslt := 0
+	for _, f := range m.Files {
+		if f.Role == RoleSLT {
+			nslt++
+		}
+	}
+	if nslt > 1 {
+		return bad("files", "has %d files with role %q; a bundle has one translator model", nslt, RoleSLT)
+	}
+	if s := m.SLT; s != nil {
+		for d, p := range s.Adapters {
+			if d == "" {
+				return bad("slt.adapters", "has an adapter without a domain name")
+			}
+			if role[path.Clean(p)] != RoleSLTAdapter {
+				return bad("slt.adapters."+d, "%q is not a file of the bundle with role %q", p, RoleSLTAdapter)
+			}
+		}
+		if nslt == 0 {
+			return bad("slt", "is set but no file has role %q", RoleSLT)
+		}
+		switch s.Format {
+		case "", "plain", "chat":
+		default:
+			return bad("slt.format", "%q: want plain, chat or empty", s.Format)
+		}
+	}
+	if g := m.Golden; g != nil && role[path.Clean(g.Expected)] != RoleGolden {
+		return bad("golden.expected", "%q is not a file of the bundle with role %q", g.Expected, RoleGolden)
+	}
 	return nil
 }
 
@@ -334,6 +556,9 @@ func (s *SLR) validate() error {
 	return nil
 }
 
+// ValidVersion reports whether s is a version like 1.2.3 (a "-suffix" is allowed).
+func ValidVersion(s string) bool { return validVersion(s) }
+
 func validVersion(s string) bool {
 	parts := strings.Split(strings.SplitN(s, "-", 2)[0], ".")
 	if len(parts) != 3 {
@@ -381,7 +606,8 @@ func (m *Manifest) CheckScopeVersion(have string) error {
 		return nil
 	}
 	if CompareVersions(strings.TrimPrefix(have, "v"), m.MinScopeVersion) < 0 {
-		return fmt.Errorf("bundle %s %s needs scope %s or newer; this is %s", m.Name, m.Version, m.MinScopeVersion, have)
+		return fmt.Errorf("%w: bundle %s %s needs scope %s or newer (min_scope_version); this is %s: update scope first",
+			ErrTooNew, m.Name, m.Version, m.MinScopeVersion, have)
 	}
 	return nil
 }

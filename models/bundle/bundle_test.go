@@ -127,3 +127,76 @@ func TestInvalidManifestsNameTheField(t *testing.T) {
 		t.Error("a folder without manifest.json loaded")
 	}
 }
+
+func TestMinScopeVersionEnforcedAtLoad(t *testing.T) {
+	dir := writeBundle(t, func(m map[string]any) { m["min_scope_version"] = "99.0.0" })
+	_, err := Load(dir)
+	if !errors.Is(err, ErrTooNew) || !strings.Contains(err.Error(), "99.0.0") {
+		t.Fatalf("err %v, want ErrTooNew naming 99.0.0", err)
+	}
+}
+
+func TestSectionsAndRoles(t *testing.T) {
+	dir := writeBundle(t, func(m map[string]any) {
+		m["format"] = "scope-bundle/1.7" // a later minor revision is still read
+		m["gate"] = map[string]any{"min_confidence": 0.7}
+	})
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gate struct {
+		MinConfidence float64 `json:"min_confidence"`
+	}
+	if ok, err := m.Section("gate", &gate); !ok || err != nil || gate.MinConfidence != 0.7 {
+		t.Fatalf("gate section %v %v %+v", ok, err, gate)
+	}
+	if err := m.SetSection("slr", 1); err == nil {
+		t.Error("SetSection overwrote a modelled section")
+	}
+	if !m.HasRole(RoleSLR) || m.HasRole(RolePose) || len(m.Hash()) != 64 {
+		t.Errorf("roles %v hash %q", m.Roles(), m.Hash())
+	}
+	// A pose section needs pose files; an adapter must be a file of the bundle.
+	for name, edit := range map[string]func(map[string]any){
+		"pose without files": func(m map[string]any) {
+			m["pose"] = map[string]any{"dir": "pose", "complexity": "lite", "hand_model": "full"}
+		},
+		"adapter not in files": func(m map[string]any) {
+			m["slt"] = map[string]any{"adapters": map[string]any{"pharmacy": "lora.gguf"}}
+		},
+		"golden not in files": func(m map[string]any) { m["golden"] = map[string]any{"expected": "golden/expected.json"} },
+		"major 2":             func(m map[string]any) { m["format"] = "scope-bundle/2" },
+	} {
+		if _, err := Load(writeBundle(t, edit)); !errors.Is(err, ErrInvalid) && !strings.Contains(err.Error(), "reads") {
+			t.Errorf("%s: err %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func TestWriteRoundTrip(t *testing.T) {
+	dir := writeBundle(t, nil)
+	m, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lexicon.tsv"), []byte("HELLO\thello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.AddFile("lexicon", "lexicon.tsv", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Write(); err != nil {
+		t.Fatal(err)
+	}
+	m2, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	if m2.Hash() != m.Hash() || !m2.HasRole("lexicon") || !strings.Contains(string(m2.Other["ota"]), `"stable"`) {
+		t.Errorf("round trip lost something: hash %s vs %s, roles %v, other %s", m2.Hash(), m.Hash(), m2.Roles(), m2.Other["ota"])
+	}
+}

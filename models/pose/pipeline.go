@@ -201,6 +201,13 @@ type faceState struct {
 	filter landmarkFilter
 }
 
+// ModelNames lists the models (file names without .onnx) that New opens for a pose
+// complexity and hand model, so that a model bundle can carry exactly those.
+func ModelNames(complexity, handModel string) []string {
+	return []string{"pose_detection", "pose_landmark_" + complexity, "hand_recrop", "hand_landmark_" + handModel,
+		"face_detection_short_range", "face_landmark"}
+}
+
 // New loads the models. Close releases them.
 func New(opt Options) (*Pipeline, error) {
 	if err := opt.setDefaults(); err != nil {
@@ -223,12 +230,13 @@ func New(opt Options) (*Pipeline, error) {
 	// One ONNX Runtime thread per session: its worker threads spin while waiting, which
 	// costs more than it gains on two shared cores; the pipeline runs models side by side
 	// instead.
-	p.detector = open("pose_detection", 1)
-	p.poseLM = open("pose_landmark_"+opt.Complexity, 1)
-	p.recrop[0] = open("hand_recrop", 1)
-	p.handLM[0] = open("hand_landmark_"+opt.HandModel, 1)
-	p.faceDet = open("face_detection_short_range", 1)
-	p.faceLM = open("face_landmark", 1)
+	names := ModelNames(opt.Complexity, opt.HandModel)
+	p.detector = open(names[0], 1)
+	p.poseLM = open(names[1], 1)
+	p.recrop[0] = open(names[2], 1)
+	p.handLM[0] = open(names[3], 1)
+	p.faceDet = open(names[4], 1)
+	p.faceLM = open(names[5], 1)
 	if err == nil {
 		p.recrop[1], err = p.recrop[0].clone()
 		if err == nil {
