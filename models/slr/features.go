@@ -42,11 +42,29 @@ func Features(frames []Frame, fps float64, spec *bundle.Features) ([]float32, er
 	return raw, nil
 }
 
+// handShapeDim is the size of version 2's hand-shape block: hand points 1..20 of each
+// hand, x and y, relative to the wrist.
+const handShapeDim = 2 * 20 * 2
+
+// FeatureDim is the feature vector's size for p selected points in feature version v.
+func FeatureDim(p, version int) int {
+	if version >= 2 {
+		return 4*p + 2 + handShapeDim
+	}
+	return 4*p + 2
+}
+
 // RawFeatures is Features without the final standardisation.
 func RawFeatures(frames []Frame, fps float64, spec *bundle.Features) ([]float32, error) {
 	p := len(spec.Points)
-	if spec.Dim != 4*p+2 {
-		return nil, fmt.Errorf("feature spec: dim %d does not match %d points", spec.Dim, p)
+	if spec.Version < 1 || spec.Version > 2 {
+		return nil, fmt.Errorf("feature spec: version %d is unknown (this scope reads 1 and 2): update scope", spec.Version)
+	}
+	if spec.Dim != FeatureDim(p, spec.Version) {
+		return nil, fmt.Errorf("feature spec: dim %d does not match %d points in version %d", spec.Dim, p, spec.Version)
+	}
+	if spec.Version >= 2 && p < 42 {
+		return nil, fmt.Errorf("feature spec: version 2 needs both hands (21 points each) last among the points; have %d points", p)
 	}
 	if !(fps > 0) || math.IsInf(fps, 0) {
 		return nil, fmt.Errorf("features: frame rate %g is not a positive number", fps)
@@ -126,10 +144,42 @@ func RawFeatures(frames []Frame, fps float64, spec *bundle.Features) ([]float32,
 		if rh {
 			row[4*p+1] = 1
 		}
+		if spec.Version >= 2 {
+			handShape(f, spec.Points, row[4*p+2:])
+		}
 		copy(prev, pos)
 		copy(prevOK, ok)
 	}
 	return out, nil
+}
+
+// handShape writes version 2's hand-shape block for one frame into out (handShapeDim
+// values, zero on entry): for each hand (the last 42 selected points, left then right)
+// whose wrist (hand point 0) and middle-finger base (point 9) are valid and apart, points
+// 1..20 relative to the wrist in units of that distance.
+func handShape(f *Frame, points []int, out []float32) {
+	p := len(points)
+	for h, lo := range []int{p - 42, p - 21} {
+		w, m := points[lo], points[lo+9]
+		if !valid(f, w) || !valid(f, m) {
+			continue
+		}
+		wx, wy := float64(f.Points[w][0]), float64(f.Points[w][1])
+		dx, dy := float64(f.Points[m][0])-wx, float64(f.Points[m][1])-wy
+		s := math.Sqrt(dx*dx + dy*dy)
+		if !(s > 1e-6) {
+			continue
+		}
+		o := out[h*40 : (h+1)*40]
+		for j := 1; j < 21; j++ {
+			i := points[lo+j]
+			if !valid(f, i) {
+				continue
+			}
+			o[2*(j-1)] = float32((float64(f.Points[i][0]) - wx) / s)
+			o[2*(j-1)+1] = float32((float64(f.Points[i][1]) - wy) / s)
+		}
+	}
 }
 
 func valid(f *Frame, i int) bool {

@@ -2,17 +2,22 @@ package slr
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"scope/models/bundle"
 )
 
-// testSpec is the feature spec of train/slr/features.py (version 1).
-func testSpec() *bundle.Features {
+// testSpec is the feature spec of train/slr/features.py, version 1.
+func testSpec() *bundle.Features { return testSpecVersion(1) }
+
+// testSpecVersion is the feature spec of train/slr/features.py in version v.
+func testSpecVersion(v int) *bundle.Features {
 	pts := []int{0, 11, 12, 13, 14, 15, 16}
 	for _, i := range []int{61, 291, 0, 17, 13, 14, 70, 105, 107, 336, 334, 300, 33, 133, 362, 263, 1, 152} {
 		pts = append(pts, 33+i)
@@ -20,8 +25,8 @@ func testSpec() *bundle.Features {
 	for i := 501; i < 543; i++ {
 		pts = append(pts, i)
 	}
-	d := 4*len(pts) + 2
-	s := &bundle.Features{Name: "scope-slr-keypoints", Version: 1, Points: pts, LeftHand: [2]int{501, 522},
+	d := FeatureDim(len(pts), v)
+	s := &bundle.Features{Name: "scope-slr-keypoints", Version: v, Points: pts, LeftHand: [2]int{501, 522},
 		RightHand: [2]int{522, 543}, RefFPS: 25, Dim: d, Mean: make([]float32, d), Std: make([]float32, d)}
 	for i := range s.Std {
 		s.Std[i] = 1
@@ -61,16 +66,23 @@ func randomFrames(n int, seed int64) []Frame {
 }
 
 func TestFeaturesMatchPython(t *testing.T) {
+	for _, v := range []int{1, 2} {
+		t.Run(fmt.Sprintf("version%d", v), func(t *testing.T) { featuresMatchPython(t, v) })
+	}
+}
+
+func featuresMatchPython(t *testing.T, version int) {
 	dir := t.TempDir()
 	frames := randomFrames(24, 1)
 	writeFrames(t, filepath.Join(dir, "frames.f32"), frames, 29.97)
-	python(t, "features", "--in", filepath.Join(dir, "frames.f32"), "--out", filepath.Join(dir, "feats.f32"))
+	python(t, "features", "--in", filepath.Join(dir, "frames.f32"), "--out", filepath.Join(dir, "feats.f32"),
+		"--version", fmt.Sprint(version))
 	b, err := os.ReadFile(filepath.Join(dir, "feats.f32"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	n, d := int(binary.LittleEndian.Uint32(b)), int(binary.LittleEndian.Uint32(b[4:]))
-	spec := testSpec()
+	spec := testSpecVersion(version)
 	if n != len(frames) || d != spec.Dim {
 		t.Fatalf("python gave %dx%d features, want %dx%d", n, d, len(frames), spec.Dim)
 	}
@@ -101,7 +113,7 @@ func TestFeaturesInvariantToCameraDistance(t *testing.T) {
 			moved[i].Points[p][1] = frames[i].Points[p][1]*0.5 - 12
 		}
 	}
-	spec := testSpec()
+	spec := testSpecVersion(2)
 	a, err := RawFeatures(frames, 30, spec)
 	if err != nil {
 		t.Fatal(err)
@@ -129,5 +141,42 @@ func TestFeaturesErrors(t *testing.T) {
 	}
 	if got, err := RawFeatures(nil, 30, spec); err != nil || len(got) != 0 {
 		t.Errorf("no frames: %v, %d values", err, len(got))
+	}
+	future := *testSpecVersion(2)
+	future.Version = 3
+	if _, err := RawFeatures(randomFrames(2, 3), 30, &future); err == nil || !strings.Contains(err.Error(), "version 3") {
+		t.Errorf("unknown feature version: %v", err)
+	}
+}
+
+// The hand-shape block of version 2 does not change when the hand moves or is bigger, and
+// changes when the fingers bend.
+func TestHandShapeFeatures(t *testing.T) {
+	spec := testSpecVersion(2)
+	frames := randomFrames(3, 4)
+	at := func(fs []Frame) []float32 {
+		x, err := RawFeatures(fs, 30, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := spec.Dim
+		return x[2*d-handShapeDim : 2*d] // frame 1's hand shapes
+	}
+	base := at(frames)
+	moved := append([]Frame(nil), frames...)
+	for p := 522; p < 543; p++ { // the right hand: twice as big, somewhere else
+		w := frames[1].Points[522]
+		moved[1].Points[p][0] = 2*(frames[1].Points[p][0]-w[0]) + w[0] + 55
+		moved[1].Points[p][1] = 2*(frames[1].Points[p][1]-w[1]) + w[1] - 30
+	}
+	for i, v := range at(moved) {
+		if math.Abs(float64(v-base[i])) > 1e-4 {
+			t.Fatalf("hand shape %d changed when the hand only moved and grew: %g vs %g", i, base[i], v)
+		}
+	}
+	bent := append([]Frame(nil), frames...)
+	bent[1].Points[530][1] += 40 // a fingertip moves relative to the wrist
+	if got := at(bent); got[40+2*7+1] == base[40+2*7+1] {
+		t.Error("a moved fingertip did not change the hand shape")
 	}
 }

@@ -3,8 +3,10 @@ training samples: the selected keypoints of each signer turn, its glosses, the t
 turn and the texts of the previous turns of its dialogue (the context)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pickle
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -28,9 +30,9 @@ class Sample:
     split: str = ""
     signer: str = ""
 
-    def raw_features(self) -> np.ndarray:
+    def raw_features(self, version: int = features.VERSION) -> np.ndarray:
         return features.compute_selected(self.pts.astype(np.float64), self.valid,
-                                         self.sh.astype(np.float64), self.shv, self.fps)
+                                         self.sh.astype(np.float64), self.shv, self.fps, version)
 
 
 def read_manifest(data_dir: str) -> List[dict]:
@@ -71,7 +73,32 @@ def contexts(entries: List[dict]) -> Dict[str, List[str]]:
     return out
 
 
-def load(data_dir: str, splits: Optional[List[str]] = None, limit: int = 0, log=print) -> List[Sample]:
+def load(data_dir: str, splits: Optional[List[str]] = None, limit: int = 0, log=print,
+         cache: str = "") -> List[Sample]:
+    """The signer turns of splits (all when empty), the first `limit` when > 0. With cache (a
+    folder), the selected points are kept in a pickle named after the corpus, splits and limit,
+    and read from there the next time (reading thousands of .pose files takes minutes)."""
+    path = ""
+    if cache:
+        st = os.stat(os.path.join(data_dir, "manifest.jsonl"))
+        key = f"{os.path.abspath(data_dir)}|{','.join(splits or [])}|{limit}|{st.st_size}|{st.st_mtime_ns}"
+        path = os.path.join(cache, "slr-samples-" + hashlib.sha256(key.encode()).hexdigest()[:16] + ".pkl")
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                out = pickle.load(f)
+            if log:
+                log(f"read {len(out)} turns from the cache {path}")
+            return out
+    out = _load(data_dir, splits, limit, log)
+    if path:
+        os.makedirs(cache, exist_ok=True)
+        with open(path + ".tmp", "wb") as f:
+            pickle.dump(out, f, protocol=4)
+        os.replace(path + ".tmp", path)
+    return out
+
+
+def _load(data_dir: str, splits: Optional[List[str]], limit: int, log) -> List[Sample]:
     entries = read_manifest(data_dir)
     ctx = contexts(entries)
     out = []
@@ -98,12 +125,24 @@ class Augment:
     speed: float = 0.25          # time stretch in [1/(1+s), 1+s]
     drop_hand: float = 0.15      # probability per hand of a dropped span
     jitter: float = 0.004        # Gaussian noise, in shoulder widths
+    mirror: float = 0.0          # probability of the mirror image (left- and right-handed signing)
+
+
+_MIRROR = features.mirror_index()
 
 
 def augment(s: Sample, a: Augment, rng: np.random.Generator):
-    """Returns augmented (pts, valid, sh, shv) in float64: rotation, scale, speed, dropped hands."""
+    """Returns augmented (pts, valid, sh, shv) in float64: mirror image, rotation, scale, speed,
+    dropped hands."""
     pts, valid, sh, shv = s.pts.astype(np.float64), s.valid.copy(), s.sh.astype(np.float64), s.shv.copy()
     t = len(pts)
+    if a.mirror and rng.random() < a.mirror:
+        # x -> -x (about any axis: features are centred on the shoulders), points swapped with
+        # their counterparts, as a mirrored camera and the keypoint estimator would give them
+        pts = pts[:, _MIRROR] * np.array([-1.0, 1.0])
+        valid = valid[:, _MIRROR]
+        sh = sh[:, ::-1] * np.array([-1.0, 1.0])
+        shv = shv[:, ::-1]
     if a.speed and t > 2:
         f = float(np.exp(rng.uniform(-np.log1p(a.speed), np.log1p(a.speed))))
         n = max(2, int(round(t / f)))
@@ -157,8 +196,8 @@ class Norm:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, samples: List[Sample]):
-        x = np.concatenate([s.raw_features().astype(np.float64) for s in samples], 0)
+    def fit(cls, samples: List[Sample], version: int = features.VERSION):
+        x = np.concatenate([s.raw_features(version).astype(np.float64) for s in samples], 0)
         # rounded to float32: the manifest stores float32 and the Go runtime must see the same
         return cls(x.mean(0).astype(np.float32).astype(np.float64),
                    np.maximum(x.std(0), 1e-3).astype(np.float32).astype(np.float64))

@@ -80,7 +80,7 @@ def export_bundle(ck_path: str, out: str, name: str = "scope-slr", version: str 
         with open(int8, "wb") as f:
             f.write(q)
         files.append(file_entry(int8, out, "int8"))
-    spec = features.spec()
+    spec = features.spec(ck["train_config"].get("feature_version", 1))
     spec["mean"] = [float(np.float32(x)) for x in ck["mean"]]
     spec["std"] = [float(np.float32(x)) for x in ck["std"]]
     man = {

@@ -14,8 +14,14 @@ axes) and their confidence:
 4. Velocity: (position_t - position_{t-1}) * fps / REF_FPS when the point is valid in both
    frames, else 0; 0 in the first frame.
 5. Hand flags: 1 when any point of the left (right) hand is valid.
-6. Vector: [positions (P x 2, x then y per point), velocities (P x 2), left flag, right flag],
-   then standardised with the manifest's mean and std: (v - mean) / std.
+6. Hand shape (version 2 only), per hand, left then right: when the hand's wrist (hand point
+   0) and middle-finger base (hand point 9) are valid and apart by more than 1e-6, hand
+   points 1..20 relative to the wrist divided by that distance, ((x, y) - wrist) / |p9 - p0|
+   (0 for an invalid point); all 0 otherwise. This shows the handshape and its orientation
+   whatever the hand's size and place, which positions in shoulder widths hardly resolve.
+7. Vector: [positions (P x 2, x then y per point), velocities (P x 2), left flag, right flag,
+   (version 2:) left hand shape (20 x 2), right hand shape (20 x 2)], then standardised with
+   the manifest's mean and std: (v - mean) / std.
 
 Arithmetic is float64, rounded to float32 at the end (Go does the same).
 """
@@ -32,13 +38,40 @@ LEFT_HAND = list(range(501, 522))
 RIGHT_HAND = list(range(522, 543))
 POINTS = UPPER_BODY + [33 + i for i in FACE] + LEFT_HAND + RIGHT_HAND
 SHOULDERS = (11, 12)
+HAND_SHAPE_DIM = 2 * 20 * 2   # version 2: points 1..20 of each hand relative to its wrist
+VERSION = 2                   # the feature version new models are trained with
+
+# Mirror image of the selected points (a left-handed signer's signing seen as right-handed):
+# index into POINTS of each point's counterpart.
+_MIRROR_BODY = {11: 12, 12: 11, 13: 14, 14: 13, 15: 16, 16: 15}
+_MIRROR_FACE = {61: 291, 291: 61, 70: 300, 300: 70, 105: 334, 334: 105, 107: 336, 336: 107,
+                33: 263, 263: 33, 133: 362, 362: 133}
 
 
-def spec() -> dict:
+def mirror_index():
+    """For every selected point, the index (into POINTS) of its mirror-image counterpart."""
+    out = []
+    for i in POINTS:
+        if i in UPPER_BODY:
+            j = _MIRROR_BODY.get(i, i)
+        elif 33 <= i < 501:
+            j = 33 + _MIRROR_FACE.get(i - 33, i - 33)
+        elif i in LEFT_HAND:
+            j = i + 21
+        else:
+            j = i - 21
+        out.append(POINTS.index(j))
+    return out
+
+
+def spec(version: int = VERSION) -> dict:
     """The feature spec as stored in manifest.json."""
+    order = "positions[P][x,y], velocities[P][x,y], left_hand_flag, right_hand_flag"
+    if version >= 2:
+        order += ", left_hand_shape[20][x,y], right_hand_shape[20][x,y]"
     return {
         "name": "scope-slr-keypoints",
-        "version": 1,
+        "version": version,
         "layout": "mediapipe-holistic-543",
         "points": POINTS,
         "center": "midpoint of points 11,12",
@@ -46,13 +79,13 @@ def spec() -> dict:
         "left_hand": [LEFT_HAND[0], LEFT_HAND[-1] + 1],
         "right_hand": [RIGHT_HAND[0], RIGHT_HAND[-1] + 1],
         "ref_fps": REF_FPS,
-        "dim": feature_dim(),
-        "order": "positions[P][x,y], velocities[P][x,y], left_hand_flag, right_hand_flag",
+        "dim": feature_dim(version),
+        "order": order,
     }
 
 
-def feature_dim() -> int:
-    return len(POINTS) * 4 + 2
+def feature_dim(version: int = VERSION) -> int:
+    return len(POINTS) * 4 + 2 + (HAND_SHAPE_DIM if version >= 2 else 0)
 
 
 def select(frames: np.ndarray, conf: np.ndarray):
@@ -64,13 +97,27 @@ def select(frames: np.ndarray, conf: np.ndarray):
     return pts, valid, sh, shv
 
 
-def compute(frames: np.ndarray, conf: np.ndarray, fps: float) -> np.ndarray:
+def compute(frames: np.ndarray, conf: np.ndarray, fps: float, version: int = VERSION) -> np.ndarray:
     """Raw (unstandardised) features [T, D] float32 of Holistic frames [T, 543, >=2]."""
     pts, valid, sh, shv = select(frames, conf)
-    return compute_selected(pts, valid, sh, shv, fps)
+    return compute_selected(pts, valid, sh, shv, fps, version)
 
 
-def compute_selected(pts, valid, sh, shv, fps: float) -> np.ndarray:
+def hand_shape(pts, valid) -> np.ndarray:
+    """Step 6: [T, 80] hand points relative to their wrist, in wrist-to-middle-base units."""
+    t = pts.shape[0]
+    out = []
+    for lo in (len(POINTS) - 42, len(POINTS) - 21):
+        w, m = pts[:, lo], pts[:, lo + 9]
+        s = np.sqrt(((m - w) ** 2).sum(-1))
+        ok = valid[:, lo] & valid[:, lo + 9] & (s > 1e-6)
+        rel = (pts[:, lo + 1:lo + 21] - w[:, None, :]) / np.where(ok, s, 1.0)[:, None, None]
+        rel = np.where((ok[:, None] & valid[:, lo + 1:lo + 21])[..., None], rel, 0.0)
+        out.append(rel.reshape(t, -1))
+    return np.concatenate(out, 1)
+
+
+def compute_selected(pts, valid, sh, shv, fps: float, version: int = VERSION) -> np.ndarray:
     t = pts.shape[0]
     centers = np.zeros((t, 2))
     scales = np.ones(t)
@@ -91,9 +138,10 @@ def compute_selected(pts, valid, sh, shv, fps: float) -> np.ndarray:
         vel[1:] = np.where(both[..., None], (pos[1:] - pos[:-1]) * (fps / REF_FPS), 0.0)
     lh = valid[:, len(POINTS) - 42:len(POINTS) - 21].any(-1)
     rh = valid[:, len(POINTS) - 21:].any(-1)
-    out = np.concatenate([pos.reshape(t, -1), vel.reshape(t, -1),
-                          lh[:, None].astype(np.float64), rh[:, None].astype(np.float64)], 1)
-    return out.astype(np.float32)
+    parts = [pos.reshape(t, -1), vel.reshape(t, -1), lh[:, None].astype(np.float64), rh[:, None].astype(np.float64)]
+    if version >= 2:
+        parts.append(hand_shape(pts, valid))
+    return np.concatenate(parts, 1).astype(np.float32)
 
 
 def standardise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:

@@ -1,6 +1,8 @@
 """Reference outputs for the Go tests of models/slr (they run this module with /usr/bin/python3).
 
-  features --in FRAMES --out FEATS    raw features of frames written by the Go test
+  features --in FRAMES --out FEATS [--version V]
+                                      raw features (version V, default the current one) of
+                                      frames written by the Go test
   tiny --out DIR [--steps N]          train a tiny context model on toy data for a few steps,
                                       export its bundle to DIR and write DIR/reference/:
                                       frames.f32 (one toy sentence) and reference.json (its
@@ -79,13 +81,14 @@ def main(argv=None):
     f = sub.add_parser("features")
     f.add_argument("--in", dest="inp", required=True)
     f.add_argument("--out", required=True)
+    f.add_argument("--version", type=int, default=features.VERSION, help="feature version (1 or 2)")
     t = sub.add_parser("tiny")
     t.add_argument("--out", required=True)
     t.add_argument("--steps", type=int, default=40)
     a = p.parse_args(argv)
     if a.cmd == "features":
         pts, conf, fps = read_frames(a.inp)
-        x = features.compute(pts, conf, fps)
+        x = features.compute(pts, conf, fps, a.version)
         with open(a.out, "wb") as fh:
             fh.write(struct.pack("<II", *x.shape) + np.ascontiguousarray(x, "<f4").tobytes())
     else:

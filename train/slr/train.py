@@ -49,6 +49,9 @@ class TrainConfig:
     limit: int = 0              # read only the first N training turns (0: all)
     dev_limit: int = 300        # dev turns scored during training (0: all)
     augment: bool = True
+    mirror: float = 0.5         # share of training views mirrored (left- and right-handed signing)
+    feature_version: int = features.VERSION   # 1: body only; 2: also each hand's shape
+    cache: str = ""             # folder for the read turns (see data.load)
 
 
 def set_seed(s):
@@ -83,11 +86,12 @@ class Batcher:
         self.s, self.vocab, self.tok, self.norm, self.cfg, self.rng = samples, vocab, tok, norm, cfg, rng
 
     def features(self, s: data.Sample, train: bool):
+        v = self.cfg.feature_version
         if train and self.cfg.augment:
-            pts, valid, sh, shv = data.augment(s, data.Augment(), self.rng)
-            x = features.compute_selected(pts, valid, sh, shv, s.fps)
+            pts, valid, sh, shv = data.augment(s, data.Augment(mirror=self.cfg.mirror), self.rng)
+            x = features.compute_selected(pts, valid, sh, shv, s.fps, v)
         else:
-            x = s.raw_features()
+            x = s.raw_features(v)
         return features.standardise(x, self.norm.mean, self.norm.std)
 
     def make(self, batch: List[data.Sample], train: bool):
@@ -147,8 +151,8 @@ def train(cfg: TrainConfig, train_s, dev_s, log=print, tok=None):
         tok = Tokenizer.build([t for s in train_s for t in s.context + [s.text]], max_len=cfg.context_len)
     if not cfg.context:
         tok = None
-    norm = data.Norm.fit(train_s)
-    mc = M.ModelConfig(feature_dim=features.feature_dim(), vocab_size=len(vocab.items),
+    norm = data.Norm.fit(train_s, cfg.feature_version)
+    mc = M.ModelConfig(feature_dim=features.feature_dim(cfg.feature_version), vocab_size=len(vocab.items),
                        context_vocab=tok.size() if tok else 0, d_model=cfg.d_model, layers=cfg.layers,
                        heads=cfg.heads, ff=cfg.ff, context_layers=cfg.context_layers, dropout=cfg.dropout,
                        max_context=cfg.context_len)
@@ -236,7 +240,7 @@ def main(argv=None):
     p.add_argument("--no-context", action="store_true", help="train the baseline without the context input")
     for k in ("minutes", "max_steps", "batch", "lr", "align_weight", "seed", "threads", "d_model", "layers",
               "heads", "ff", "context_layers", "dropout", "eval_every", "limit", "dev_limit", "context_len",
-              "warmup"):
+              "warmup", "mirror", "feature_version", "cache"):
         p.add_argument("--" + k.replace("_", "-"), type=type(getattr(d, k)), default=getattr(d, k))
     p.add_argument("--no-augment", action="store_true")
     a = p.parse_args(argv)
@@ -252,8 +256,8 @@ def main(argv=None):
         logf.flush()
 
     log(f"config {asdict(cfg)}")
-    tr = data.load(cfg.data, ["train"], cfg.limit, log)
-    dv = data.load(cfg.data, ["dev"], cfg.dev_limit, log)
+    tr = data.load(cfg.data, ["train"], cfg.limit, log, cfg.cache)
+    dv = data.load(cfg.data, ["dev"], cfg.dev_limit, log, cfg.cache)
     res = train(cfg, tr, dv, log)
     save(res, os.path.join(cfg.out, "checkpoint.pt"))
     log(f"saved {os.path.join(cfg.out, 'checkpoint.pt')}")

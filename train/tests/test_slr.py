@@ -47,10 +47,45 @@ class FeaturesTest(unittest.TestCase):
     def test_shape_and_hand_flags(self):
         pts, conf = self.frames()
         conf[3:6, 501:522] = 0
-        x = features.compute(pts, conf, 30.0)
-        self.assertEqual(x.shape, (12, features.feature_dim()))
-        self.assertEqual(list(x[:, -2]), [1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1])
-        self.assertTrue((x[:, -1] == 1).all())
+        for v in (1, 2):
+            x = features.compute(pts, conf, 30.0, v)
+            self.assertEqual(x.shape, (12, features.feature_dim(v)))
+            flags = len(features.POINTS) * 4
+            self.assertEqual(list(x[:, flags]), [1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+            self.assertTrue((x[:, flags + 1] == 1).all())
+        # version 2: the lost left hand has no shape; the right hand has one
+        shape = x[:, len(features.POINTS) * 4 + 2:]
+        self.assertTrue((shape[3:6, :40] == 0).all())
+        self.assertTrue((shape[:, 40:] != 0).any(1).all())
+
+    def test_hand_shape_ignores_hand_size_and_place(self):
+        pts, conf = self.frames()
+        big = pts.copy()
+        w = pts[:, 522:523, :2]
+        big[:, 522:543, :2] = (pts[:, 522:543, :2] - w) * 1.7 + w + 25
+        a = features.compute(pts, conf, 25)[:, -40:]
+        b = features.compute(big, conf, 25)[:, -40:]
+        np.testing.assert_allclose(a, b, atol=1e-4)
+
+    def test_mirror_augmentation_swaps_hands_and_sides(self):
+        from train.slr import data
+        pts, conf = self.frames(t=6)
+        conf[:, 501:522] = 0        # only the right hand is seen
+        p, v, sh, shv = features.select(pts, conf)
+        s = data.Sample("m", [], "", [], [], 25.0, p.astype(np.float32), v, sh.astype(np.float32), shv)
+        rng = np.random.default_rng(0)
+        mp, mv, msh, mshv = data.augment(s, data.Augment(rotate_deg=0, scale=0, speed=0, drop_hand=0,
+                                                         jitter=0, mirror=1.0), rng)
+        x, y = features.compute_selected(p, v, sh, shv, 25), features.compute_selected(mp, mv, msh, mshv, 25)
+        flags = len(features.POINTS) * 4
+        self.assertEqual((x[0, flags], x[0, flags + 1]), (0, 1))
+        self.assertEqual((y[0, flags], y[0, flags + 1]), (1, 0))   # now the left hand signs
+        # the nose (point 0) keeps its height and flips its side
+        np.testing.assert_allclose(y[:, 1], x[:, 1], atol=1e-5)
+        np.testing.assert_allclose(y[:, 0], -x[:, 0], atol=1e-5)
+        idx = features.mirror_index()
+        self.assertEqual(sorted(idx), list(range(len(features.POINTS))))
+        self.assertEqual([idx[i] for i in idx], list(range(len(features.POINTS))))
 
     def test_invariant_to_camera_distance_and_position(self):
         pts, conf = self.frames()
