@@ -9,14 +9,15 @@ import (
 	"sync"
 
 	"scope/dataset"
+	"scope/models/lexicon"
 	"scope/models/poseformat"
 )
 
 // Progress is told how many dialogues of the total are written.
 type Progress func(done, total int)
 
-// Write generates the corpus into dir (created if needed): manifest.jsonl, info.json
-// and pose/<turn id>.pose. Dialogues are made in parallel by cfg.Workers goroutines;
+// Write generates the corpus into dir (created if needed): manifest.jsonl, info.json,
+// lexicon.json (the gloss-to-word lexicon, see TranslationLexicon) and pose/<turn id>.pose. Dialogues are made in parallel by cfg.Workers goroutines;
 // each has its own random source, so the files are the same whatever the number of
 // workers. It stops early, with ctx's error, when ctx is cancelled.
 func (g *Generator) Write(ctx context.Context, dir string, progress Progress) error {
@@ -73,6 +74,9 @@ feed:
 	}
 	if err := g.writeManifest(dir, entries); err != nil {
 		return err
+	}
+	if err := g.lx.TranslationLexicon().Write(filepath.Join(dir, lexicon.FileName)); err != nil {
+		return fmt.Errorf("writing the gloss-to-word lexicon: %w", err)
 	}
 	return dataset.WriteInfo(dir, g.Info())
 }

@@ -119,10 +119,9 @@ func (g *Generator) signerTurn(r *rand.Rand, dom *domain, topic string) Turn {
 		}
 		texts = append(texts, capitalise(text))
 	}
-	pads := []word{{"PLEASE", "Please."}, {"THANK-YOU", "Thank you."}, {"OK", "Okay."}}
 	for i := 0; len(tn.Glosses) < lo; i++ { // pad with a courtesy, as signers do
-		tn.Glosses = append(tn.Glosses, pads[i%len(pads)].gloss)
-		texts = append(texts, pads[i%len(pads)].text)
+		tn.Glosses = append(tn.Glosses, courtesyPads[i%len(courtesyPads)].gloss)
+		texts = append(texts, courtesyPads[i%len(courtesyPads)].text)
 	}
 	tn.Signer = true
 	tn.Text = strings.Join(texts, " ")
@@ -131,6 +130,9 @@ func (g *Generator) signerTurn(r *rand.Rand, dom *domain, topic string) Turn {
 	}
 	return tn
 }
+
+// courtesyPads fill a signer turn that is shorter than the minimum.
+var courtesyPads = []word{{"PLEASE", "Please."}, {"THANK-YOU", "Thank you."}, {"OK", "Okay."}}
 
 func (g *Generator) fill(r *rand.Rand, dom *domain, cat, topic string) (word, string) {
 	if gs := dom.groups[cat]; len(gs) > 0 && r.Float64() < g.groupProb {

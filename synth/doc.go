@@ -34,6 +34,11 @@
 //     visibilities, legs guessed outside the image, hands lost for a few frames when
 //     fast, over the face or at the image's bottom edge (zeros with confidence 0).
 //
+//   - Translation lexicon (translation.go): for every gloss, the English words it stands
+//     for and whether it is a safety-critical detail; written as lexicon.json beside the
+//     corpus and shipped with the demo translator, which may only say what the glosses
+//     support.
+//
 // Generator.Write renders dialogues in parallel, each from its own random source
 // (seed, dialogue index), so a seed gives the same files byte for byte whatever the
 // number of workers. Output goes through package scope/models/poseformat and
