@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"scope/models/lexicon"
 	"scope/models/slt/llamacpp"
 )
 
@@ -36,6 +37,9 @@ type Config struct {
 	Instruction  string // system message for chat models (default DefaultInstruction)
 	Beam         int    // >1: beam search of this width (see beam.go); 0 or 1: greedy
 	Log          *slog.Logger
+	// Lexicon, when set, makes every translation faithful to the hypotheses (faithful.go):
+	// only words the glosses of one hypothesis support, no loops, no malformed words.
+	Lexicon *lexicon.Lexicon
 }
 
 // ContextParams are the llama.cpp context settings of cfg. Flash attention stays off unless the
@@ -224,9 +228,20 @@ type Result struct {
 	DroppedTurns  int           // context turns left out to fit the context window
 	FirstToken    time.Duration // from the call to the first generated token
 	Duration      time.Duration // whole call
-	StoppedBy     string        // "eos", "newline", "max_tokens"
+	StoppedBy     string        // "eos", "newline", "max_tokens", "unsupported" (faithful: no allowed token)
 	TokensPerSec  float64       // generation speed after the first token
 	PromptSeconds float64
+	// TokenLogProbs holds the model's own log-probability of each generated token (the end
+	// of the sentence included), before any lexicon constraint.
+	TokenLogProbs []float32
+	// With a lexicon: Hypothesis is the index of the hypothesis the sentence renders (-1 when
+	// none, or without a lexicon), Missing its glosses the sentence does not render and
+	// MissingCritical the safety-critical ones among them; Rejected counts the steps at which
+	// the model's first choice was not allowed.
+	Hypothesis      int
+	Missing         []string
+	MissingCritical []string
+	Rejected        int
 }
 
 // prompt renders the prompt for context and hyps and tokenises it.
@@ -285,7 +300,11 @@ func (t *Translator) Translate(ctx context.Context, context []string, hyps []Hyp
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{PromptTokens: len(toks), DroppedTurns: dropped, StoppedBy: "max_tokens"}
+	res := Result{PromptTokens: len(toks), DroppedTurns: dropped, StoppedBy: "max_tokens", Hypothesis: -1}
+	var fa *faithful
+	if t.cfg.Lexicon != nil {
+		fa = newFaithful(t.cfg.Lexicon, hyps)
+	}
 	t.ctx.ClearMemory()
 	t.sampler.Reset()
 	if t.cfg.Beam > 1 {
@@ -304,7 +323,24 @@ func (t *Translator) Translate(ctx context.Context, context []string, hyps []Hyp
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		tok := t.sampler.Sample(t.ctx, -1)
+		logits := t.ctx.Logits(-1)
+		var tok llamacpp.Token
+		if fa != nil {
+			var ok, first bool
+			tok, ok, first = t.nextFaithful(fa, logits, string(bytes.TrimLeft(out, " \t\n")))
+			if !ok {
+				res.StoppedBy = "unsupported"
+				break
+			}
+			if !first {
+				res.Rejected++
+			}
+		} else {
+			tok = t.sampler.Sample(t.ctx, -1)
+		}
+		if logits != nil {
+			res.TokenLogProbs = append(res.TokenLogProbs, logSoftmaxAt(logits, int(tok)))
+		}
 		if res.Tokens == 0 {
 			res.FirstToken = time.Since(start)
 			genStart = time.Now()
@@ -344,6 +380,9 @@ func (t *Translator) Translate(ctx context.Context, context []string, hyps []Hyp
 		}
 	}
 	res.Text = string(answer)
+	if fa != nil {
+		res.Hypothesis, res.Missing, res.MissingCritical = fa.choose(res.Text)
+	}
 	res.Duration = time.Since(start)
 	if res.Tokens > 1 && !genStart.IsZero() {
 		res.TokensPerSec = float64(res.Tokens-1) / time.Since(genStart).Seconds()
