@@ -515,12 +515,12 @@ func (s *SLR) validate() error {
 		return bad("blank", "%d is outside the %d glosses", s.Blank, len(s.Glosses))
 	case s.FrameStride < 1:
 		return bad("frame_stride", "is %d; must be >= 1", s.FrameStride)
-	case f.Name != "scope-slr-keypoints" || f.Version != 1:
-		return bad("features", "spec %q version %d is unknown to this scope (want scope-slr-keypoints 1)", f.Name, f.Version)
+	case f.Name != "scope-slr-keypoints" || f.Version < 1 || f.Version > 2:
+		return bad("features", "spec %q version %d is unknown to this scope (want scope-slr-keypoints 1 or 2)", f.Name, f.Version)
 	case len(f.Points) == 0:
 		return bad("features.points", "is empty")
-	case f.Dim != 4*len(f.Points)+2:
-		return bad("features.dim", "is %d; %d points give %d", f.Dim, len(f.Points), 4*len(f.Points)+2)
+	case f.Dim != featureDim(len(f.Points), f.Version):
+		return bad("features.dim", "is %d; %d points give %d in version %d", f.Dim, len(f.Points), featureDim(len(f.Points), f.Version), f.Version)
 	case len(f.Mean) != f.Dim || len(f.Std) != f.Dim:
 		return bad("features.mean/std", "have %d and %d values; want dim %d each", len(f.Mean), len(f.Std), f.Dim)
 	case f.RefFPS <= 0:
@@ -642,4 +642,13 @@ func (m *Manifest) VerifyFile(f *File) error {
 		return fmt.Errorf("%w: %s has sha256 %s, the manifest says %s", ErrTampered, p, got, f.SHA256)
 	}
 	return nil
+}
+
+// featureDim is the feature size of p points: positions and velocities (x, y) and two hand
+// flags; version 2 adds each hand's shape (20 points x 2 per hand, models/slr/features.go).
+func featureDim(p, version int) int {
+	if version >= 2 {
+		return 4*p + 2 + 80
+	}
+	return 4*p + 2
 }

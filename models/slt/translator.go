@@ -35,7 +35,7 @@ type Config struct {
 	KV           llamacpp.KVType
 	Format       Format
 	Instruction  string // system message for chat models (default DefaultInstruction)
-	Beam         int    // >1: beam search of this width (see beam.go); 0 or 1: greedy
+	Beam         int    // >1: beam search of this width (see beam.go); 0 or 1: greedy. Ignored with a Lexicon
 	Log          *slog.Logger
 	// Lexicon, when set, makes every translation faithful to the hypotheses (faithful.go):
 	// only words the glosses of one hypothesis support, no loops, no malformed words.
@@ -307,7 +307,7 @@ func (t *Translator) Translate(ctx context.Context, context []string, hyps []Hyp
 	}
 	t.ctx.ClearMemory()
 	t.sampler.Reset()
-	if t.cfg.Beam > 1 {
+	if t.cfg.Beam > 1 && fa == nil {
 		return t.translateBeam(ctx, toks, res, start, emit)
 	}
 	if err := t.ctx.Decode(ctx, toks, 0, false); err != nil {
