@@ -33,6 +33,7 @@ type Config struct {
 	Edge     Edge     `yaml:"edge"`
 	Runtime  Runtime  `yaml:"runtime"`
 	Daemon   Daemon   `yaml:"daemon"`
+	OTA      OTA      `yaml:"ota"`
 	Log      Log      `yaml:"log"`
 }
 
@@ -131,6 +132,24 @@ type Daemon struct {
 	TLSKey  string `yaml:"tls_key"`
 }
 
+// OTA configures signed model updates (package ota; README "Model updates (OTA)").
+type OTA struct {
+	// Repository is the TUF repository to poll: an http(s) URL or a folder; empty means
+	// offline installs only (`scope ota install`).
+	Repository string `yaml:"repository"`
+	// Root is the pinned root.json trusted the first time (then TUF rotates it forward).
+	Root string `yaml:"root"`
+	// Poll is how often the daemon checks the repository.
+	Poll Duration `yaml:"poll"`
+	// Clock is "system" (TUF expiry against the system clock) or "untrusted" for sites
+	// without a trusted clock (expiry against the latest time the device knows has passed).
+	Clock string `yaml:"clock"`
+	// MaxBundleMB bounds a bundle download.
+	MaxBundleMB int `yaml:"max_bundle_mb"`
+	// ProbationSentences decide between commit and rollback after a switch.
+	ProbationSentences int `yaml:"probation_sentences"`
+}
+
 // Log configures logging.
 type Log struct {
 	Level string `yaml:"level"`
@@ -146,6 +165,7 @@ func Default() Config {
 		Dialogue: Dialogue{Retention: Duration(30 * 24 * time.Hour), ContextTurns: 6, ContextTokens: 256},
 		Edge:     Edge{Provider: "auto"},
 		Daemon:   Daemon{Listen: "127.0.0.1:8580"},
+		OTA:      OTA{Poll: Duration(time.Hour), Clock: "system", MaxBundleMB: 4096, ProbationSentences: 10},
 		Log:      Log{Level: "info"},
 	}
 }
@@ -364,6 +384,16 @@ func (c *Config) Validate() error {
 		bad("daemon.tls_cert/tls_key", "set both or neither")
 	}
 	oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
+	oneOf("ota.clock", c.OTA.Clock, "system", "untrusted")
+	if c.OTA.Poll < Duration(time.Minute) {
+		bad("ota.poll", "must be at least 1m, got %s", c.OTA.Poll)
+	}
+	if c.OTA.MaxBundleMB < 1 {
+		bad("ota.max_bundle_mb", "must be at least 1, got %d", c.OTA.MaxBundleMB)
+	}
+	if c.OTA.ProbationSentences < 1 || c.OTA.ProbationSentences > 10000 {
+		bad("ota.probation_sentences", "must be between 1 and 10000, got %d", c.OTA.ProbationSentences)
+	}
 	return errors.Join(errs...)
 }
 

@@ -45,6 +45,7 @@ func commands() []command {
 		{"dataset", "dataset tools: `scope dataset stats|check|import`", cmdDataset},
 		{"wipe", "delete every stored conversation on this device (`scope wipe --yes`)", cmdWipe},
 		{"bundle", "model bundles: `scope bundle build --out DIR`, `scope bundle verify DIR`", cmdBundle},
+		{"ota", "signed model updates: `scope ota keygen|publish|install|check|status|commit`", cmdOTA},
 		{"conversations", "list, show, export or delete stored conversations (`scope conversations list`)", cmdConversations},
 	}
 }
