@@ -13,9 +13,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -127,7 +129,7 @@ type Runtime struct {
 type Daemon struct {
 	Listen string `yaml:"listen"`
 	// Token is required from clients when Listen is not a loopback address.
-	Token   string `yaml:"token"`
+	Token   string `yaml:"token" secret:"true"`
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
 }
@@ -154,6 +156,22 @@ type OTA struct {
 type Log struct {
 	Level string `yaml:"level"`
 }
+
+// Bounds shared with the code that reads these settings.
+const (
+	// MaxImageSide bounds capture.width/height and every frame a source delivers: a
+	// 16000x12000 image takes 576 MB as BGR before the pose models see it.
+	MaxImageSide = 8192
+	// MinReconnect is the shortest capture.reconnect: a missing camera retried every
+	// nanosecond busy-loops and floods the log.
+	MinReconnect = 100 * time.Millisecond
+	MaxReconnect = 24 * time.Hour
+	// MaxContextTokens bounds the context settings (far above any model's window).
+	MaxContextTokens = 1 << 16
+)
+
+// Redacted is what Redact and `scope config print` show in place of a secret.
+const Redacted = "<hidden>"
 
 // Default returns the built-in configuration.
 func Default() Config {
@@ -195,16 +213,107 @@ func Load(path string) (Config, error) {
 	return c, nil
 }
 
+// overlayYAML applies a YAML document key by key, so that one bad value (a duration
+// that does not parse, a word where a number belongs, an unknown key) does not hide the
+// others: every problem comes back, each with its line and its section.key.
 func (c *Config) overlayYAML(data []byte) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return fmt.Errorf("%v (see `scope config print` for every key and its default)", err)
 	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: want sections such as capture:, slt:, dialogue: at the top level (see `scope config print`)", root.Line)
+	}
+	var errs []error
+	rv := reflect.ValueOf(c).Elem()
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		sec, ok := fieldByYAML(rv, k.Value)
+		if !ok {
+			errs = append(errs, fmt.Errorf("line %d: unknown section %q; the sections are %s", k.Line, k.Value, strings.Join(yamlNames(rv.Type()), ", ")))
+			continue
+		}
+		if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+			continue // an empty section keeps its defaults
+		}
+		if v.Kind != yaml.MappingNode {
+			errs = append(errs, fmt.Errorf("line %d: %s: want a section of keys (key: value), got %q", v.Line, k.Value, v.Value))
+			continue
+		}
+		for j := 0; j+1 < len(v.Content); j += 2 {
+			kk, vv := v.Content[j], v.Content[j+1]
+			name := k.Value + "." + kk.Value
+			f, ok := fieldByYAML(sec, kk.Value)
+			if !ok {
+				errs = append(errs, fmt.Errorf("line %d: unknown key %s; the keys of %s are %s", kk.Line, name, k.Value, strings.Join(yamlNames(sec.Type()), ", ")))
+				continue
+			}
+			if err := decodeField(f, vv); err != nil {
+				errs = append(errs, fmt.Errorf("line %d: %s: %w", vv.Line, name, err))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		errs = append(errs, errors.New("(see `scope config print` for every key and its default)"))
+	}
+	return errors.Join(errs...)
+}
+
+// decodeField decodes one value into a field, into a scratch copy first so that a value
+// that fails leaves the default in place.
+func decodeField(f reflect.Value, n *yaml.Node) error {
+	tmp := reflect.New(f.Type())
+	tmp.Elem().Set(f)
+	if err := n.Decode(tmp.Interface()); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("want %s, got %q", kindName(f), n.Value)
+		}
+		return err
+	}
+	f.Set(tmp.Elem())
 	return nil
+}
+
+func kindName(f reflect.Value) string {
+	switch f.Kind() {
+	case reflect.Int, reflect.Int64:
+		if f.Type() == reflect.TypeOf(Duration(0)) {
+			return "a duration such as 30d, 12h or 90s"
+		}
+		return "an integer"
+	case reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Map:
+		return "a map of name: path"
+	}
+	return "text"
+}
+
+func fieldByYAML(v reflect.Value, name string) (reflect.Value, bool) {
+	for i := 0; i < v.NumField(); i++ {
+		if yamlName(v.Type().Field(i)) == name {
+			return v.Field(i), true
+		}
+	}
+	return reflect.Value{}, false
+}
+
+func yamlNames(t reflect.Type) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		out = append(out, yamlName(t.Field(i)))
+	}
+	return out
 }
 
 // overlayEnv applies SCOPE_<SECTION>_<KEY> variables. Unknown SCOPE_ variables that look
@@ -325,17 +434,28 @@ func (c *Config) Validate() error {
 		}
 		bad(field, "%q is not allowed; use one of %s", v, strings.Join(allowed, ", "))
 	}
-	if c.Capture.Width < 0 || c.Capture.Height < 0 {
-		bad("capture.width/height", "must be 0 (source's own) or positive, got %dx%d", c.Capture.Width, c.Capture.Height)
+	// Every numeric bound is written so that NaN fails it: NaN compares false with
+	// everything, so `x < lo || x > hi` would let it through.
+	within := func(field string, v, lo, hi float64, allowed string) {
+		if !(v >= lo && v <= hi) {
+			bad(field, "must be %s, got %g", allowed, v)
+		}
 	}
-	if c.Capture.FPS < 0 || c.Capture.FPS > 240 {
-		bad("capture.fps", "must be between 0 (unpaced) and 240, got %g", c.Capture.FPS)
+	cpus := runtime.NumCPU()
+	threads := func(field string, n int, zero string) {
+		if n < 0 || n > cpus {
+			bad(field, "%d is not allowed: this machine has %d CPUs; use 0 (%s) or 1 to %d", n, cpus, zero, cpus)
+		}
 	}
+	if c.Capture.Width < 0 || c.Capture.Height < 0 || c.Capture.Width > MaxImageSide || c.Capture.Height > MaxImageSide {
+		bad("capture.width/height", "must be 0 (source's own) or 1 to %d, got %dx%d", MaxImageSide, c.Capture.Width, c.Capture.Height)
+	}
+	within("capture.fps", c.Capture.FPS, 0, 240, "between 0 (unpaced) and 240")
 	if c.Capture.Buffer < 1 || c.Capture.Buffer > 1024 {
 		bad("capture.buffer", "must be between 1 and 1024 frames, got %d", c.Capture.Buffer)
 	}
-	if c.Capture.Reconnect < 0 {
-		bad("capture.reconnect", "must be 0 (give up) or a positive duration, got %s", c.Capture.Reconnect)
+	if r := time.Duration(c.Capture.Reconnect); r != 0 && (r < MinReconnect || r > MaxReconnect) {
+		bad("capture.reconnect", "must be 0 (give up) or between %s and %s, got %s", MinReconnect, MaxReconnect, c.Capture.Reconnect)
 	}
 	oneOf("pose.complexity", c.Pose.Complexity, "lite", "full", "heavy")
 	oneOf("pose.hand_model", c.Pose.HandModel, "full", "lite")
@@ -348,37 +468,41 @@ func (c *Config) Validate() error {
 	if c.SLT.MaxTokens < 1 || c.SLT.MaxTokens > 4096 {
 		bad("slt.max_tokens", "must be between 1 and 4096, got %d", c.SLT.MaxTokens)
 	}
-	if c.SLT.ContextTokens < 0 {
-		bad("slt.context_tokens", "must be 0 (no context) or positive, got %d", c.SLT.ContextTokens)
+	if c.SLT.ContextTokens < 0 || c.SLT.ContextTokens > MaxContextTokens {
+		bad("slt.context_tokens", "must be 0 (no context) or up to %d, got %d", MaxContextTokens, c.SLT.ContextTokens)
 	}
-	if c.SLT.LoRAScale < 0 || c.SLT.LoRAScale > 4 {
-		bad("slt.lora_scale", "must be between 0 and 4, got %g", c.SLT.LoRAScale)
-	}
+	within("slt.lora_scale", c.SLT.LoRAScale, 0, 4, "between 0 and 4")
 	if c.SLT.Domain != "" {
 		if _, ok := c.SLT.Adapters[c.SLT.Domain]; !ok && c.SLT.Model != "" {
 			bad("slt.domain", "%q has no adapter in slt.adapters", c.SLT.Domain)
 		}
 	}
-	if c.SLT.Threads < 0 {
-		bad("slt.threads", "must be 0 (from edge.threads) or positive, got %d", c.SLT.Threads)
+	for name, path := range c.SLT.Adapters {
+		if strings.TrimSpace(name) == "" || path == "" {
+			bad("slt.adapters", "every entry needs a domain name and a GGUF file, got %q: %q", name, path)
+		}
 	}
+	threads("slt.threads", c.SLT.Threads, "from edge.threads")
 	if c.Dialogue.Retention < 0 {
 		bad("dialogue.retention", "must be 0 (keep until wiped) or a positive duration, got %s", c.Dialogue.Retention)
 	}
 	if c.Dialogue.ContextTurns < 0 || c.Dialogue.ContextTurns > 1000 {
 		bad("dialogue.context_turns", "must be between 0 and 1000, got %d", c.Dialogue.ContextTurns)
 	}
-	if c.Dialogue.ContextTokens < 0 {
-		bad("dialogue.context_tokens", "must be 0 or positive, got %d", c.Dialogue.ContextTokens)
+	if c.Dialogue.ContextTokens < 0 || c.Dialogue.ContextTokens > MaxContextTokens {
+		bad("dialogue.context_tokens", "must be 0 or up to %d, got %d", MaxContextTokens, c.Dialogue.ContextTokens)
 	}
-	if c.Edge.Threads < 0 {
-		bad("edge.threads", "must be 0 (all CPUs) or positive, got %d", c.Edge.Threads)
-	}
+	threads("edge.threads", c.Edge.Threads, "all CPUs")
 	oneOf("edge.provider", c.Edge.Provider, "auto", "cpu", "cuda", "tensorrt")
 	if c.Daemon.Listen == "" {
 		bad("daemon.listen", "must be host:port, for example 127.0.0.1:8580")
-	} else if !strings.Contains(c.Daemon.Listen, ":") {
+	} else if _, port, err := net.SplitHostPort(c.Daemon.Listen); err != nil {
 		bad("daemon.listen", "%q must be host:port, for example 127.0.0.1:8580", c.Daemon.Listen)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("daemon.listen", "port %q must be a number from 0 to 65535", port)
+	}
+	if c.Daemon.Token == Redacted {
+		bad("daemon.token", "is the placeholder `scope config print` shows in place of the token; write the real token (or set SCOPE_DAEMON_TOKEN)")
 	}
 	if (c.Daemon.TLSCert == "") != (c.Daemon.TLSKey == "") {
 		bad("daemon.tls_cert/tls_key", "set both or neither")
@@ -395,6 +519,21 @@ func (c *Config) Validate() error {
 		bad("ota.probation_sentences", "must be between 1 and 10000, got %d", c.OTA.ProbationSentences)
 	}
 	return errors.Join(errs...)
+}
+
+// Redact returns a copy with every secret (fields tagged secret:"true", such as
+// daemon.token) that is set replaced by Redacted, for printing and logging.
+func (c Config) Redact() Config {
+	rv := reflect.ValueOf(&c).Elem()
+	for i := 0; i < rv.NumField(); i++ {
+		sec := rv.Field(i)
+		for j := 0; j < sec.NumField(); j++ {
+			if sec.Type().Field(j).Tag.Get("secret") == "true" && sec.Field(j).String() != "" {
+				sec.Field(j).SetString(Redacted)
+			}
+		}
+	}
+	return c
 }
 
 // YAML renders the configuration as a YAML document.

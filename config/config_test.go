@@ -67,7 +67,7 @@ func TestErrorsNameTheField(t *testing.T) {
 		{"daemon:\n  tls_cert: a.pem\n", []string{"tls_cert/tls_key", "both or neither"}},
 		{"capture:\n  buffer: 0\n", []string{"capture.buffer"}},
 		{"dialogue:\n  retention: forever\n", []string{"bad duration", "30d"}},
-		{"pose:\n  complexiti: full\n", []string{"complexiti", "not found"}},
+		{"pose:\n  complexiti: full\n", []string{"pose.complexiti", "unknown key", "complexity, hand_model"}},
 		{"log:\n  level: loud\n", []string{"log.level", "debug, info, warn, error"}},
 	}
 	for _, tc := range cases {
@@ -149,5 +149,160 @@ func TestDurations(t *testing.T) {
 	}
 	if _, err := ParseDuration("soon"); err == nil {
 		t.Error("ParseDuration(soon): no error")
+	}
+}
+
+// TestNonFiniteNumbersAreRejected: NaN compares false with every bound, so each numeric
+// setting is tried with NaN and both infinities, from the file and from the environment.
+func TestNonFiniteNumbersAreRejected(t *testing.T) {
+	for _, key := range []string{"capture.fps", "slt.lora_scale"} {
+		sec, k, _ := strings.Cut(key, ".")
+		for _, v := range []string{".nan", ".inf", "-.inf"} {
+			_, err := Load(writeFile(t, sec+":\n  "+k+": "+v+"\n"))
+			if err == nil || !strings.Contains(err.Error(), key) {
+				t.Errorf("%s: %s: err = %v, want an error naming %s", key, v, err, key)
+			}
+		}
+		env := "SCOPE_" + strings.ToUpper(sec+"_"+k)
+		for _, v := range []string{"NaN", "Inf", "-Inf"} {
+			t.Setenv(env, v)
+			if _, err := Load(""); err == nil || !strings.Contains(err.Error(), key) {
+				t.Errorf("%s=%s: err = %v, want an error naming %s", env, v, err, key)
+			}
+		}
+		os.Unsetenv(env)
+	}
+	for _, v := range []string{"NaNd", "Infd", "-Infd", "99999999999d", "1e300d", "9999999999999h"} {
+		if d, err := ParseDuration(v); err == nil {
+			t.Errorf("ParseDuration(%q) = %v, want an error", v, time.Duration(d))
+		}
+	}
+	_, err := Load(writeFile(t, "dialogue:\n  retention: 99999999999d\n"))
+	if err == nil || !strings.Contains(err.Error(), "dialogue.retention") || !strings.Contains(err.Error(), "at most 106751d") {
+		t.Errorf("retention 99999999999d: err = %v, want dialogue.retention and the largest allowed", err)
+	}
+	if d, err := ParseDuration("106751d"); err != nil || d <= 0 {
+		t.Errorf("ParseDuration(106751d) = %v, %v; want the longest duration", d, err)
+	}
+}
+
+// TestEveryProblemIsReported: two bad durations, a word where a number belongs, an
+// unknown key and an out-of-range value all come back from one Load, each with its line.
+func TestEveryProblemIsReported(t *testing.T) {
+	p := writeFile(t, `capture:
+  reconnect: soon
+  buffer: many
+dialogue:
+  retention: forever
+slr:
+  beam_width: 0
+  beam_widht: 4
+`)
+	_, err := Load(p)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range []string{"line 2: capture.reconnect", "line 3: capture.buffer: want an integer", "line 5: dialogue.retention",
+		"line 8: unknown key slr.beam_widht", p} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q:\n%v", w, err)
+		}
+	}
+	// The values that did parse are validated too once the file's own errors are fixed;
+	// a bad value never replaces its default.
+	c := Default()
+	if err := c.overlayYAML([]byte("capture:\n  buffer: many\n  fps: 30\n")); err == nil || c.Capture.Buffer != Default().Capture.Buffer || c.Capture.FPS != 30 {
+		t.Errorf("after a bad buffer: err %v, buffer %d, fps %g", err, c.Capture.Buffer, c.Capture.FPS)
+	}
+}
+
+func TestThreadSettingsAreBounded(t *testing.T) {
+	for _, env := range []string{"SCOPE_SLT_THREADS", "SCOPE_EDGE_THREADS"} {
+		t.Run(env, func(t *testing.T) {
+			t.Setenv(env, "100000")
+			_, err := Load("")
+			if err == nil || !strings.Contains(err.Error(), "100000") || !strings.Contains(err.Error(), "CPUs") {
+				t.Fatalf("err = %v, want the value and this machine's CPU count", err)
+			}
+		})
+	}
+	t.Setenv("SCOPE_SLT_THREADS", "1")
+	if _, err := Load(""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReconnectAndImageSizeBounds(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"capture:\n  reconnect: 1ns\n", "capture.reconnect"},
+		{"capture:\n  reconnect: -1s\n", "capture.reconnect"},
+		{"capture:\n  width: 16000\n  height: 12000\n", "capture.width/height"},
+		{"slt:\n  context_tokens: 99999999\n", "slt.context_tokens"},
+		{"daemon:\n  listen: 127.0.0.1:99999\n", "daemon.listen"},
+	} {
+		if _, err := Load(writeFile(t, tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %s", tc.yaml, err, tc.want)
+		}
+	}
+	if _, err := Load(writeFile(t, "capture:\n  reconnect: 0s\n")); err != nil {
+		t.Errorf("reconnect 0 (give up): %v", err)
+	}
+}
+
+func TestSecretsAreHiddenWhenPrinted(t *testing.T) {
+	c := Default()
+	c.Daemon.Token = "s3cret-token-value"
+	out, err := c.Redact().YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "s3cret") || !strings.Contains(string(out), Redacted) {
+		t.Fatalf("printed configuration shows the token:\n%s", out)
+	}
+	if c.Daemon.Token != "s3cret-token-value" {
+		t.Fatal("Redact changed the original")
+	}
+	// The printed placeholder, loaded back as a token, is refused by name.
+	if _, err := Load(writeFile(t, string(out))); err == nil || !strings.Contains(err.Error(), "daemon.token") {
+		t.Fatalf("placeholder token: err = %v", err)
+	}
+	if out, _ := Default().Redact().YAML(); strings.Contains(string(out), Redacted) {
+		t.Fatal("an unset token is shown as hidden")
+	}
+}
+
+func TestCheckFilesNamesEveryMissingOrWrongFile(t *testing.T) {
+	dir := t.TempDir()
+	notGGUF := filepath.Join(dir, "model.gguf")
+	os.WriteFile(notGGUF, []byte("not a model"), 0o644)
+	gguf := filepath.Join(dir, "ok.gguf")
+	os.WriteFile(gguf, []byte("GGUF\x03\x00\x00\x00"), 0o644)
+	c := Default()
+	c.SLR.Bundle = filepath.Join(dir, "no-bundle")
+	c.SLT.Model = notGGUF
+	c.SLT.Adapters = map[string]string{"pharmacy": filepath.Join(dir, "missing.gguf"), "reception": gguf}
+	c.Runtime.ONNXRuntimeLibrary = "/etc/passwd"
+	c.Daemon.TLSCert, c.Daemon.TLSKey = filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	err := c.CheckFiles()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, w := range []string{"slr.bundle: " + c.SLR.Bundle + ": no such file", "slt.model: " + notGGUF + ": not the right kind",
+		"slt.adapters.pharmacy", "runtime.onnxruntime_library: /etc/passwd", "daemon.tls_cert", "daemon.tls_key"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q:\n%v", w, err)
+		}
+	}
+	if strings.Contains(err.Error(), "reception") {
+		t.Errorf("a good adapter is reported:\n%v", err)
+	}
+	os.MkdirAll(filepath.Join(dir, "bundle"), 0o755)
+	c = Default()
+	c.SLR.Bundle = filepath.Join(dir, "bundle")
+	if err := c.CheckFiles(); err == nil || !strings.Contains(err.Error(), "manifest.json") {
+		t.Errorf("bundle without manifest: %v", err)
+	}
+	if err := Default().CheckFiles(); err != nil {
+		t.Errorf("defaults: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -13,19 +14,26 @@ import (
 // days ("30d").
 type Duration time.Duration
 
-// ParseDuration parses "30d", "12h", "1h30m", "500ms".
+// maxDays is the longest duration a Duration holds (time.Duration's 292 years).
+const maxDays = math.MaxInt64 / int64(24*time.Hour)
+
+// ParseDuration parses "30d", "12h", "1h30m", "500ms". NaN, infinities and durations
+// past time.Duration's range (about 106751d) are errors, not wrapped-around values.
 func ParseDuration(s string) (Duration, error) {
 	s = strings.TrimSpace(s)
 	if d, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.ParseFloat(d, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(n) || math.IsInf(n, 0) {
 			return 0, fmt.Errorf("bad duration %q: want for example 30d, 12h or 90s", s)
+		}
+		if math.Abs(n) > float64(maxDays) {
+			return 0, fmt.Errorf("duration %q is too long: at most %dd", s, maxDays)
 		}
 		return Duration(n * float64(24*time.Hour)), nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return 0, fmt.Errorf("bad duration %q: want for example 30d, 12h or 90s", s)
+		return 0, fmt.Errorf("bad duration %q: want for example 30d, 12h or 90s (at most %dd)", s, maxDays)
 	}
 	return Duration(d), nil
 }

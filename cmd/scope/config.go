@@ -23,7 +23,7 @@ func cmdConfig(ctx context.Context, a *app, args []string) error {
 }
 
 func cmdConfigPrint(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "config print", "[--config FILE]", "Print the effective configuration as YAML. Save it as a starting point for your own file.")
+	fs := newFlags(a, "config print", "[--config FILE]", "Print the effective configuration as YAML. Save it as a starting point for your own file. Secrets (daemon.token) are shown as "+config.Redacted+".")
 	path := configFlag(fs)
 	if err := parseFlags(a, fs, args); err != nil {
 		return err
@@ -32,7 +32,7 @@ func cmdConfigPrint(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	out, err := c.YAML()
+	out, err := c.Redact().YAML()
 	if err != nil {
 		return err
 	}
@@ -41,15 +41,19 @@ func cmdConfigPrint(ctx context.Context, a *app, args []string) error {
 }
 
 func cmdConfigCheck(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "config check", "FILE", "Validate FILE (with the environment applied) and report every problem.")
+	fs := newFlags(a, "config check", "FILE", "Validate FILE (with the environment applied) and report every problem: values, and the files and folders it names (models, adapters, ONNX Runtime library, TLS files).")
 	if err := parseFlags(a, fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		return fmt.Errorf("scope config check needs one FILE: %w", errUsage)
 	}
-	if _, err := config.Load(fs.Arg(0)); err != nil {
+	c, err := config.Load(fs.Arg(0))
+	if err != nil {
 		return err
+	}
+	if err := c.CheckFiles(); err != nil {
+		return fmt.Errorf("config %s: %w", fs.Arg(0), err)
 	}
 	fmt.Fprintf(a.stdout, "%s: ok\n", fs.Arg(0))
 	return nil

@@ -14,7 +14,9 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // app carries what every command gets: its output streams and a logger.
@@ -50,10 +52,23 @@ func commands() []command {
 	}
 }
 
+// stopGrace is how long a command may take to wind down after SIGINT or SIGTERM before
+// the process exits anyway: a stage stuck in native code (a model run on an overloaded
+// machine) must not keep a service manager or a user waiting for minutes.
+const stopGrace = 8 * time.Second
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go stopOnSignal(sigs, cancel, stopGrace, os.Stderr, os.Exit)
 	err := runMain(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	signal.Stop(sigs)
+	cancel()
+	if s, ok := received.Load().(os.Signal); ok && err != nil && errors.Is(err, context.Canceled) {
+		fmt.Fprintln(os.Stderr, "scope: stopped")
+		os.Exit(signalExitCode(s))
+	}
 	switch {
 	case err == nil || errors.Is(err, flag.ErrHelp):
 	case errors.Is(err, errUsage):
@@ -63,6 +78,42 @@ func main() {
 		fmt.Fprintln(os.Stderr, "scope:", err)
 		os.Exit(1)
 	}
+}
+
+// stopOnSignal cancels the commands' context at the first signal. The command then has
+// grace to return; a second signal, or the end of grace, exits at once with the shell's
+// code for the signal (130 for SIGINT, 143 for SIGTERM). bbolt commits are atomic, so an
+// exit in the middle of one loses only that transaction.
+func stopOnSignal(sigs <-chan os.Signal, cancel func(), grace time.Duration, stderr io.Writer, exit func(int)) {
+	s, ok := <-sigs
+	if !ok {
+		return
+	}
+	received.Store(s)
+	cancel()
+	fmt.Fprintf(stderr, "scope: %s: stopping (again to stop at once)\n", s)
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case again, ok := <-sigs:
+		if !ok {
+			return
+		}
+		fmt.Fprintf(stderr, "scope: %s again: exiting now\n", again)
+	case <-t.C:
+		fmt.Fprintf(stderr, "scope: still stopping %s after %s: exiting now\n", grace, s)
+	}
+	exit(signalExitCode(s))
+}
+
+// received is the signal that stopped the command, if one did.
+var received atomic.Value
+
+func signalExitCode(s os.Signal) int {
+	if n, ok := s.(syscall.Signal); ok {
+		return 128 + int(n)
+	}
+	return 1
 }
 
 var errUsage = errors.New("run with --help for usage")

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -71,12 +70,7 @@ func TestConfigPrintShowsEnvironmentOverrides(t *testing.T) {
 // The built binary reports every library; bbolt's version is the one the Go toolchain
 // recorded in the binary, which only a real build carries.
 func TestVersionCommand(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "scope")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
+	bin := scopeBinary(t)
 	out, err := exec.Command(bin, "version").CombinedOutput()
 	if err != nil {
 		t.Fatalf("scope version: %v\n%s", err, out)

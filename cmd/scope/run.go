@@ -81,6 +81,9 @@ func (s *stages) Close() {
 }
 
 func openStages(a *app, c config.Config, translate, store bool) (*stages, error) {
+	if err := c.CheckFiles(); err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
 	s := &stages{device: edge.Discover("/")}
 	s.budget = edge.Split(c.Edge.Threads, s.device)
 	if lib, err := ortLibrary(c); err != nil {

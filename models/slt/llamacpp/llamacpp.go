@@ -47,6 +47,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -487,6 +488,11 @@ func NewContext(m *Model, cp ContextParams) (*Context, error) {
 	if tb <= 0 {
 		tb = th
 	}
+	// ggml starts every thread it is given and its threads spin: more than the CPUs
+	// (SCOPE_SLT_THREADS=100000 made thousands) only stalls the machine.
+	if n := runtime.NumCPU(); th > n || tb > n {
+		return nil, fmt.Errorf("new context for %s: %d generation and %d batch threads, but this machine has %d CPUs; use 1 to %d (slt.threads)", m.Path, th, tb, n, n)
+	}
 	p.n_ctx = C.uint32_t(nctx)
 	p.n_batch = C.uint32_t(nb)
 	p.n_ubatch = C.uint32_t(nb)
@@ -545,8 +551,10 @@ func (c *Context) Size() int { return c.nCtx }
 func (c *Context) BatchSize() int { return c.nBatch }
 
 // SetThreads changes the thread counts for generation and for prompt batches.
+// Both are held to 1..the CPUs this process may use.
 func (c *Context) SetThreads(gen, batch int) {
-	C.llama_set_n_threads(c.p, C.int32_t(max(gen, 1)), C.int32_t(max(batch, 1)))
+	n := runtime.NumCPU()
+	C.llama_set_n_threads(c.p, C.int32_t(min(max(gen, 1), n)), C.int32_t(min(max(batch, 1), n)))
 }
 
 // SetAdapter applies a with the given scale (1 = as trained); it replaces a's earlier scale.

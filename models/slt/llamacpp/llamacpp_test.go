@@ -242,3 +242,23 @@ func abs32(x float32) float32 {
 	}
 	return x
 }
+
+// TestThreadCountsAreBounded: a thread count above the machine's CPUs is refused before
+// ggml starts any thread, with the count, the CPUs and the setting named.
+func TestThreadCountsAreBounded(t *testing.T) {
+	m, err := LoadModel(tinyModel(t), ModelParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, cp := range []ContextParams{{Context: 64, Threads: 100000}, {Context: 64, Threads: 1, BatchThreads: 100000}} {
+		c, err := NewContext(m, cp)
+		if err == nil {
+			c.Close()
+			t.Fatalf("%+v: no error", cp)
+		}
+		if !strings.Contains(err.Error(), "100000") || !strings.Contains(err.Error(), "slt.threads") || !strings.Contains(err.Error(), "CPUs") {
+			t.Errorf("%+v: %v", cp, err)
+		}
+	}
+}
