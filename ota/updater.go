@@ -523,7 +523,7 @@ func (u *Updater) update(ctx context.Context, repoSetting, rootFile string) (res
 		os.RemoveAll(staging)
 		st.markFailed(info.Hash)
 		events = append(events, Event{Kind: "rejected", Version: info.Version, Hash: info.Hash, Message: err.Error()})
-		return res, fmt.Errorf("%w: %v", ErrRejected, err)
+		return res, fmt.Errorf("%w: %w", ErrRejected, err)
 	}
 	if m.Hash() != info.Hash || m.Version != info.Version {
 		os.RemoveAll(staging)
@@ -561,7 +561,7 @@ func (u *Updater) update(ctx context.Context, repoSetting, rootFile string) (res
 		os.RemoveAll(u.slotDir(slot))
 		events = append(events, Event{Kind: "rejected", Version: info.Version, Hash: info.Hash, Message: err.Error()})
 		res.Action, res.Message = "rejected", err.Error()
-		return res, fmt.Errorf("%w: %s %s: %v", ErrRejected, info.Name, info.Version, err)
+		return res, fmt.Errorf("%w: %s %s: %w", ErrRejected, info.Name, info.Version, err)
 	}
 
 	// Switch: record, rename, record.
@@ -586,7 +586,7 @@ func (u *Updater) update(ctx context.Context, repoSetting, rootFile string) (res
 			if rerr := u.rollback(st, &events, "the engine could not load it: "+err.Error()); rerr != nil {
 				return res, rerr
 			}
-			return res, fmt.Errorf("%w: the engine could not load %s: %v", ErrRejected, info.Version, err)
+			return res, fmt.Errorf("%w: the engine could not load %s: %w", ErrRejected, info.Version, err)
 		}
 		u.running = u.slotDir(slot)
 	}
