@@ -33,13 +33,23 @@ The default frames are a slow made-up camera pan and zoom over opencv-doc's mess
 --compare instead holds the landmarks against MediaPipe's: opencv-doc's messi5.jpg,
 basketball1.png and basketball2.png each alone, the first --compare-frames frames of
 vtest.avi as a video, and --compare-pan frames of the made-up pan over messi5.jpg (a
-person close up, so hands and face are tracked), reporting per part how many frames each side found it on, how many
-both did, and the mean and p95 landmark distance in % of the image's larger side.`
+person close up, so hands and face are tracked), and the real signing videos SOUP.mp4 and
+FOOTBALL.mp4 of the developers' shared data (../shared/data/real-video, or --real-video)
+whole, reporting per part how many frames each side found it on, how many both did, and
+the mean and p95 landmark distance in % of the image's larger side. On the real signing
+videos it also runs our hand stage alone on each frame, given MediaPipe's pose and its
+hands of the frame before: that shows the stage's own agreement, apart from the drift that
+comes from each side feeding back its own hands.
+
+MediaPipe runs through the reference harness in tools/mpref of a scope source tree (after
+` + "`make setup`" + ` there). A scope built into the tree's bin/ finds it from anywhere; otherwise
+run from inside the tree, set $SCOPE_MPREF or give --mpref with the tree's tools/mpref
+folder, or measure ours alone with --no-mediapipe.`
 
 const opencvDocData = "/usr/share/doc/opencv-doc/examples/data"
 
 func benchPose(ctx context.Context, a *app, args []string) error {
-	fs := newFlags(a, "bench pose", "[--complexity lite,full] [--frames 90] [--input video] [--threads 2] [--no-mediapipe] [--compare]", benchPoseDescription)
+	fs := newFlags(a, "bench pose", "[--complexity lite,full] [--frames 90] [--input video] [--threads 2] [--no-mediapipe] [--compare [--real-video DIR]] [--mpref DIR]", benchPoseDescription)
 	complexities := fs.String("complexity", "lite,full", "pose models to measure, comma-separated: lite, full, heavy")
 	nframes := fs.Int("frames", 90, "frames per run")
 	input := fs.String("input", "", "take the frames from this video instead of the pan over messi5.jpg")
@@ -49,8 +59,22 @@ func benchPose(ctx context.Context, a *app, args []string) error {
 	compare := fs.Bool("compare", false, "compare landmarks with MediaPipe's instead of measuring speed")
 	compareFrames := fs.Int("compare-frames", 200, "frames of vtest.avi for --compare")
 	comparePan := fs.Int("compare-pan", 90, "frames of the pan over messi5.jpg for --compare (0: none)")
+	realVideo := fs.String("real-video", "", "folder with the real signing videos SOUP.mp4 and FOOTBALL.mp4 for --compare (default: the shared data's real-video; \"none\" to leave them out)")
+	harness := fs.String("mpref", "", "MediaPipe reference harness: the tools/mpref folder of a scope source tree (default: $"+mpref.DirEnv+", else found from where scope is built or run)")
 	if err := parseFlags(a, fs, args); err != nil {
 		return err
+	}
+	if *harness != "" {
+		os.Setenv(mpref.DirEnv, *harness)
+	}
+	if *compare || !*noMP {
+		// Before anything is measured: say at once where the harness was looked for.
+		if _, err := mpref.Locate(); err != nil {
+			if *compare {
+				return fmt.Errorf("%w (or --mpref DIR)", err)
+			}
+			return fmt.Errorf("%w (or --mpref DIR; --no-mediapipe measures ours alone)", err)
+		}
 	}
 	var cs []string
 	for _, c := range strings.Split(*complexities, ",") {
@@ -59,7 +83,7 @@ func benchPose(ctx context.Context, a *app, args []string) error {
 		}
 	}
 	if *compare {
-		return benchPoseCompare(ctx, a, cs, *compareFrames, *comparePan, *threads)
+		return benchPoseCompare(ctx, a, cs, *compareFrames, *comparePan, *threads, *realVideo)
 	}
 	if *nframes < 2 {
 		return fmt.Errorf("%w: --frames %d: want at least 2", errUsage, *nframes)
@@ -270,16 +294,34 @@ func benchPoseFrames(video string, n int) ([]gocv.Mat, string, error) {
 	return out, "made-up camera pan over the real photo messi5.jpg", nil
 }
 
-func benchPoseCompare(ctx context.Context, a *app, cs []string, frames, panFrames, threads int) error {
+func benchPoseCompare(ctx context.Context, a *app, cs []string, frames, panFrames, threads int, realDir string) error {
 	var imgs []string
 	for _, n := range []string{"messi5.jpg", "basketball1.png", "basketball2.png"} {
 		imgs = append(imgs, filepath.Join(opencvDocData, n))
 	}
 	video := filepath.Join(opencvDocData, "vtest.avi")
+	var clips []refcheck.Clip
+	var realNote string
+	switch {
+	case realDir == "none":
+	case realDir != "":
+		var err error
+		if clips, err = refcheck.RealSigning(realDir); err != nil {
+			return fmt.Errorf("--real-video: %w", err)
+		}
+	default:
+		dir, err := defaultRealVideoDir()
+		if err == nil {
+			clips, err = refcheck.RealSigning(dir)
+		}
+		if err != nil {
+			realNote = fmt.Sprintf("real signing videos left out: %v (set SCOPE_SHARED_DATA or --real-video)", err)
+		}
+	}
 	for _, c := range cs {
-		a.log.Info("comparing with MediaPipe's Holistic", "complexity", c, "images", len(imgs), "video frames", frames)
+		a.log.Info("comparing with MediaPipe's Holistic", "complexity", c, "images", len(imgs), "video frames", frames, "real signing videos", len(clips))
 		res, err := refcheck.Run(ctx, refcheck.Options{Complexity: c, Images: imgs, Video: video, Frames: frames,
-			Pan: imgs[0], PanFrames: panFrames, Threads: threads, Log: a.stderr})
+			Pan: imgs[0], PanFrames: panFrames, Clips: clips, Threads: threads, Log: a.stderr})
 		if err != nil {
 			return err
 		}
@@ -288,9 +330,11 @@ func benchPoseCompare(ctx context.Context, a *app, cs []string, frames, panFrame
 		for _, p := range res.Static {
 			fmt.Fprintf(a.stdout, "    %s\n", p)
 		}
-		fmt.Fprintf(a.stdout, "  video: vtest.avi, first %d frames, tracking and smoothing on\n", len(res.VideoFrames))
-		for _, p := range res.Video {
-			fmt.Fprintf(a.stdout, "    %s\n", p)
+		if frames > 0 {
+			fmt.Fprintf(a.stdout, "  video: vtest.avi, first %d frames, tracking and smoothing on\n", len(res.VideoFrames))
+			for _, p := range res.Video {
+				fmt.Fprintf(a.stdout, "    %s\n", p)
+			}
 		}
 		if panFrames > 0 {
 			fmt.Fprintf(a.stdout, "  video: %d frames 640x480 of a made-up camera pan over messi5.jpg (real photo), tracking and smoothing on\n", panFrames)
@@ -298,8 +342,50 @@ func benchPoseCompare(ctx context.Context, a *app, cs []string, frames, panFrame
 				fmt.Fprintf(a.stdout, "    %s\n", p)
 			}
 		}
+		for _, cr := range res.Clips {
+			fmt.Fprintf(a.stdout, "  real signing: %s, %dx%d, all %d frames, tracking and smoothing on\n", cr.Name, cr.Width, cr.Height, len(cr.Ours))
+			for _, p := range cr.Parts {
+				fmt.Fprintf(a.stdout, "    %s\n", p)
+			}
+			benchPoseSteps(a, cr.Step)
+		}
+		if len(res.Clips) > 1 {
+			pooled, err := refcheck.Pooled(res.Clips)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "  real signing: all %d videos together\n", len(res.Clips))
+			for _, p := range pooled {
+				fmt.Fprintf(a.stdout, "    %s\n", p)
+			}
+			steps, err := refcheck.PooledSteps(res.Clips)
+			if err != nil {
+				return err
+			}
+			benchPoseSteps(a, steps)
+		}
+		if realNote != "" {
+			fmt.Fprintf(a.stdout, "  %s\n", realNote)
+		}
 	}
 	return nil
+}
+
+// benchPoseSteps prints the hand stage alone (refcheck.HandSteps) for the hands.
+func benchPoseSteps(a *app, parts [4]refcheck.Part) {
+	fmt.Fprintf(a.stdout, "    hand stage alone, given MediaPipe's pose and its hands of the frame before:\n")
+	for _, p := range parts[pose.PartLeftHand:] {
+		fmt.Fprintf(a.stdout, "      %s\n", p)
+	}
+}
+
+// defaultRealVideoDir is the shared data's real-video folder: under $SCOPE_SHARED_DATA,
+// else ../shared/data beside the source tree that holds scope or the working directory.
+func defaultRealVideoDir() (string, error) {
+	if d := os.Getenv("SCOPE_SHARED_DATA"); d != "" {
+		return filepath.Join(d, "real-video"), nil
+	}
+	return assets.Find(filepath.Join("..", "shared", "data", "real-video"))
 }
 
 // poseLoadAverage is /proc/loadavg's 1-minute figure: on shared machines the numbers above

@@ -11,8 +11,10 @@
 //     the rotated crop around the body: 33 points with visibility, refined by the model's
 //     heatmap, smoothed with MediaPipe's One-Euro settings.
 //  3. Hands: a crop from the pose's wrist, index and pinky points, refined by hand_recrop,
-//     or the previous frame's hand while it stays close; then hand_landmark_full (or lite):
-//     21 points. Which hand is which comes from the pose (Holistic's rule).
+//     or, while the previous frame's hand stays close to that, a crop around the previous
+//     hand's palm (wrist and the fingers' two lower joints, turned along wrist -> middle
+//     knuckle); then hand_landmark_full (or lite): 21 points. Which hand is which comes
+//     from the pose (Holistic's rule).
 //  4. Face: BlazeFace (face_detection_short_range) in the box of the pose's face points,
 //     or the previous frame's face while it stays close; then face_landmark: 468 points.
 //  5. Normalisation: origin between the shoulders, unit the distance between the eye

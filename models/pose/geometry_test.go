@@ -56,25 +56,57 @@ func TestTransformSquareLongAndShift(t *testing.T) {
 	}
 }
 
-func TestHandRectFromLandmarksContainsHand(t *testing.T) {
-	// A hand pointing up-right at 30 degrees from vertical, in pixels of 640x480.
-	var lm []point
-	a := 30 * math.Pi / 180
-	for i := 0; i < 21; i++ {
-		along := float64(i%5) * 20
-		across := float64(i/5-2) * 12
-		x := 300 + along*math.Sin(a) + across*math.Cos(a)
-		y := 300 - along*math.Cos(a) + across*math.Sin(a)
-		lm = append(lm, point{X: x / 640, Y: y / 480})
+// testHand is a flat hand in pixels of a 640x480 frame: wrist at (300, 300), fingers
+// straight along the direction turned a radians clockwise from "up" (the middle finger on
+// the line through the wrist), each finger's four points (knuckle to tip) 20 px apart,
+// knuckles 12 px apart across the palm and 60 px above the wrist, the thumb out to the side.
+func testHand(a float64) []point {
+	sin, cos := math.Sincos(a)
+	at := func(along, across float64) point { // along: up the hand; across: to the right
+		return point{X: (300 + along*sin + across*cos) / 640, Y: (300 - along*cos + across*sin) / 480}
 	}
-	lm[0] = point{X: 300.0 / 640, Y: 300.0 / 480}
+	lm := []point{at(0, 0)}
+	for f := 0; f < 5; f++ {
+		for j := 0; j < 4; j++ {
+			if f == 0 { // thumb: out to the side
+				lm = append(lm, at(15+10*float64(j), -30-12*float64(j)))
+				continue
+			}
+			lm = append(lm, at(60+20*float64(j), float64(f-2)*12))
+		}
+	}
+	return lm
+}
+
+func TestHandRectFromLandmarksPalm(t *testing.T) {
+	a := 30 * math.Pi / 180
+	lm := testHand(a)
 	r := handRectFromLandmarks(lm, 640, 480)
-	if r.W <= 0 || r.H <= 0 {
-		t.Fatalf("empty rect %+v", r)
+	// Turned so that wrist -> middle knuckle points up: the hand's own angle.
+	if !near(r.Rot, a, 1e-9) {
+		t.Errorf("rotation %.4f rad, want %.4f (wrist -> middle finger knuckle)", r.Rot, a)
+	}
+	var palm []point
+	for _, k := range palmPoints {
+		palm = append(palm, lm[k])
 	}
 	big := transform{scaleX: 1.01, scaleY: 1.01}.apply(r, 640, 480)
-	if !keepTracking(lm, big, big, 640, 480, trackingLimits{rotationDeg: 1, translation: 0.01, scale: 0.01}) {
-		t.Errorf("the hand's own rect (grown 1%%) does not contain its landmarks: %+v", r)
+	if !keepTracking(palm, big, big, 640, 480, trackingLimits{rotationDeg: 1, translation: 0.01, scale: 0.01}) {
+		t.Errorf("the rect (grown 1%%) does not contain the palm points: %+v", r)
+	}
+	// Along the hand the rect spans wrist to the second joints (0..80 px), not the
+	// fingertips (120 px): MediaPipe sizes the next crop from the palm.
+	if h := r.H * 480; !near(h, 80, 1e-6) {
+		t.Errorf("rect is %.2f px along the hand, want 80 (wrist to the fingers' second joints)", h)
+	}
+	// Fingertips and the thumb's tip do not move the rect, however they blur.
+	moved := append([]point(nil), lm...)
+	for _, k := range []int{4, 7, 8, 11, 12, 15, 16, 19, 20} {
+		moved[k].X += 0.05
+		moved[k].Y -= 0.07
+	}
+	if got := handRectFromLandmarks(moved, 640, 480); got != r {
+		t.Errorf("moving the fingertips changed the rect: %+v, was %+v", got, r)
 	}
 }
 

@@ -808,6 +808,57 @@ func (p *Pipeline) runHand(img gocv.Mat, side int, pose []point, pts time.Durati
 	return lm, lmModel.output(2)[0], nil
 }
 
+// HandStep runs the hand stage alone for one hand (side 0: the person's left) on a BGR
+// frame, given that frame's pose landmarks (33 x, y, z, visibility) and the hand's
+// landmarks on the frame before (21 x, y, z; nil when it was not found), all normalised
+// to the image as MediaPipe's API gives them. It returns the 21 hand landmarks, nil when
+// no hand is found. It is for reference checks (package refcheck): fed MediaPipe's own
+// pose and previous hand, it shows whether the hand stage alone agrees with MediaPipe's,
+// apart from the drift that feeding back its own hands adds. It forgets the tracked
+// hands; do not call it while Stream runs.
+func (p *Pipeline) HandStep(img gocv.Mat, side int, poseLM [][4]float64, prev [][3]float64) ([][3]float64, error) {
+	if p.poseLM == nil {
+		return nil, errors.New("pose pipeline is closed")
+	}
+	if side != 0 && side != 1 {
+		return nil, fmt.Errorf("hand side %d: want 0 (left) or 1 (right)", side)
+	}
+	if len(poseLM) != NumPosePoints {
+		return nil, fmt.Errorf("%d pose landmarks, want %d", len(poseLM), NumPosePoints)
+	}
+	if prev != nil && len(prev) != NumHandPoints {
+		return nil, fmt.Errorf("%d previous hand landmarks, want %d (or none)", len(prev), NumHandPoints)
+	}
+	if img.Empty() || img.Cols() <= 0 || img.Rows() <= 0 {
+		return nil, ErrEmptyImage
+	}
+	bgr, owned, err := toBGR(img)
+	if err != nil {
+		return nil, err
+	}
+	if owned {
+		defer bgr.Close()
+	}
+	pts := make([]point, NumPosePoints)
+	for i, q := range poseLM {
+		pts[i] = point{X: q[0], Y: q[1], Z: q[2], Visibility: q[3]}
+	}
+	p.resetHands()
+	defer p.resetHands()
+	for _, q := range prev {
+		p.hands[side].prev = append(p.hands[side].prev, point{X: q[0], Y: q[1], Z: q[2]})
+	}
+	lm, _, err := p.runHand(bgr, side, pts, 0)
+	if err != nil || lm == nil {
+		return nil, err
+	}
+	out := make([][3]float64, len(lm))
+	for i, q := range lm {
+		out[i] = [3]float64{q.X, q.Y, q.Z}
+	}
+	return out, nil
+}
+
 // runFace finds the face in the box of the pose's face points: BlazeFace places the crop,
 // and the previous frame's face replaces it while it stays close.
 func (p *Pipeline) runFace(img gocv.Mat, pose []point, pts time.Duration) ([]point, error) {

@@ -277,3 +277,27 @@ func TestConvertsMissingModels(t *testing.T) {
 		t.Error("unwritable model folder: no error")
 	}
 }
+
+func TestHandStepChecksInputs(t *testing.T) {
+	img := sample(t, "messi5.jpg")
+	p := pipeline(t, Options{})
+	pose := make([][4]float64, NumPosePoints)
+	for _, c := range []struct {
+		name string
+		side int
+		pose [][4]float64
+		prev [][3]float64
+	}{
+		{"side 2", 2, pose, nil},
+		{"32 pose points", 0, pose[:32], nil},
+		{"20 previous hand points", 1, pose, make([][3]float64, 20)},
+	} {
+		if _, err := p.HandStep(img, c.side, c.pose, c.prev); err == nil {
+			t.Errorf("%s: no error", c.name)
+		}
+	}
+	// A pose whose wrists are not visible gives no hands, as in MediaPipe.
+	if lm, err := p.HandStep(img, 0, pose, nil); err != nil || lm != nil {
+		t.Errorf("invisible wrist: %d landmarks, %v; want none", len(lm), err)
+	}
+}

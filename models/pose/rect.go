@@ -118,17 +118,27 @@ func handRectFromPose(wrist, pinky, index point, w, h int) Rect {
 	}
 }
 
-// handRectFromLandmarks is Holistic's rectangle around the previous frame's 21 hand
-// landmarks: rotated so that the vector from the wrist to a palm point points up, sized to
-// the rotated bounding box. Holistic feeds all 21 points to MediaPipe's calculator, which
-// averages points 4 and 8 and then point 6 for that palm point (the hand-tracking graph
-// feeds a 12-point palm subset instead); we keep Holistic's choice so that tracking
-// decisions match it.
+// palmPoints are the hand landmarks that place the next frame's hand crop: the wrist and
+// the two lower joints of each finger (0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18). Fingertips
+// and the thumb's tip move and blur most from frame to frame; the palm does not.
+// MediaPipe's HandLandmarksToRectCalculator picks this subset itself when it is handed all
+// 21 landmarks (as Holistic's hand-tracking graph does); before March 2022 the graph cut
+// the same subset out before calling it.
+var palmPoints = [...]int{0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18}
+
+// handRectFromLandmarks is Holistic's rectangle around the previous frame's hand: the
+// tightest box around palmPoints, rotated so that the vector from the wrist to the palm's
+// top points up. The palm's top is the mean of the middle finger's knuckle (MCP, 9) and the
+// midpoint of the index and ring knuckles (5, 13).
 func handRectFromLandmarks(lm []point, w, h int) Rect {
-	x1 := ((lm[4].X+lm[8].X)/2 + lm[6].X) / 2
-	y1 := ((lm[4].Y+lm[8].Y)/2 + lm[6].Y) / 2
+	palm := make([]point, len(palmPoints))
+	for i, k := range palmPoints {
+		palm[i] = lm[k]
+	}
+	x1 := ((lm[5].X+lm[13].X)/2 + lm[9].X) / 2
+	y1 := ((lm[5].Y+lm[13].Y)/2 + lm[9].Y) / 2
 	rot := rotationOf(lm[0], point{X: x1, Y: y1}, w, h, math.Pi/2)
-	return rotatedBounds(lm, rot, float64(w), float64(h))
+	return rotatedBounds(palm, rot, float64(w), float64(h))
 }
 
 // rotatedBounds is the tightest rectangle with rotation rot around pts.

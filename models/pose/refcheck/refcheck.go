@@ -183,8 +183,49 @@ type Options struct {
 	// (video mode): a person close to the camera, so hands and face are tracked too.
 	Pan       string
 	PanFrames int
-	Threads   int
-	Log       io.Writer // progress, may be nil
+	// Clips are videos compared whole (video mode), each from its first frame: the real
+	// signing videos.
+	Clips   []Clip
+	Threads int
+	Log     io.Writer // progress, may be nil
+}
+
+// RealSigningVideos are the real signing clips in the shared data's real-video folder
+// (see its README): one signer, isolated ASL signs, both hands moving, motion blur.
+var RealSigningVideos = []string{"SOUP.mp4", "FOOTBALL.mp4"}
+
+// RealSigning returns RealSigningVideos in dir as whole clips, or an error naming the
+// first one missing.
+func RealSigning(dir string) ([]Clip, error) {
+	var clips []Clip
+	for _, n := range RealSigningVideos {
+		p := filepath.Join(dir, n)
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("real signing video %s: %w", p, err)
+		}
+		clips = append(clips, Clip{Name: n, Path: p})
+	}
+	return clips, nil
+}
+
+// Clip is a video for Options.Clips.
+type Clip struct {
+	Name   string // short label, e.g. "SOUP.mp4"
+	Path   string
+	Frames int // at most this many frames; 0: all
+}
+
+// ClipResult compares one Clip.
+type ClipResult struct {
+	Clip
+	Width, Height int
+	Parts         [4]Part
+	Ours          []pose.Frame
+	Ref           []mpref.HolisticFrame
+	// Step compares the hand stage alone (PartLeftHand and PartRightHand; the pose and
+	// face are not run): see HandSteps.
+	Step  [4]Part
+	Steps []pose.Frame
 }
 
 // Result of a Run.
@@ -193,6 +234,85 @@ type Result struct {
 	StaticFrames       []pose.Frame
 	VideoFrames        []pose.Frame
 	Ref                []mpref.HolisticFrame
+	Clips              []ClipResult
+}
+
+// Pooled compares the frames of every clip together, each frame's errors in % of its own
+// image's larger side: the figure over all the real signing.
+func Pooled(clips []ClipResult) ([4]Part, error) {
+	return pool(clips, func(c ClipResult) []pose.Frame { return c.Ours })
+}
+
+// PooledSteps is Pooled for the hand stage alone (ClipResult.Steps).
+func PooledSteps(clips []ClipResult) ([4]Part, error) {
+	return pool(clips, func(c ClipResult) []pose.Frame { return c.Steps })
+}
+
+func pool(clips []ClipResult, ours func(ClipResult) []pose.Frame) ([4]Part, error) {
+	var o []pose.Frame
+	var ref []mpref.HolisticFrame
+	for _, c := range clips {
+		o = append(o, ours(c)...)
+		ref = append(ref, c.Ref...)
+	}
+	return Compare(o, ref)
+}
+
+// HandSteps runs our hand stage alone on each frame (image files in order), given
+// MediaPipe's pose of that frame and MediaPipe's hands of the frame before, and returns
+// frames holding only our hands. Compared with ref, it separates the hand stage's own
+// agreement with MediaPipe from drift: running freely, each pipeline feeds back its own
+// previous hands, so a sub-pixel difference on one frame can tip a track-or-re-crop
+// decision and the two follow different crops for a few frames under motion blur.
+func HandSteps(ctx context.Context, p *pose.Pipeline, images []string, ref []mpref.HolisticFrame) ([]pose.Frame, error) {
+	if len(images) != len(ref) {
+		return nil, fmt.Errorf("%d images but %d frames of MediaPipe's", len(images), len(ref))
+	}
+	var out []pose.Frame
+	for i, path := range images {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		m := gocv.IMRead(path, gocv.IMReadColor)
+		if m.Empty() {
+			m.Close()
+			return out, fmt.Errorf("reading image %s: not a readable image", path)
+		}
+		f := pose.Frame{Width: m.Cols(), Height: m.Rows()}
+		r := ref[i]
+		for side, part := range []int{pose.PartLeftHand, pose.PartRightHand} {
+			if r.Pose == nil {
+				break
+			}
+			var prev [][3]float64
+			if i > 0 {
+				prev = refHand(ref[i-1], side)
+			}
+			lm, err := p.HandStep(m, side, r.Pose, prev)
+			if err != nil {
+				m.Close()
+				return out, fmt.Errorf("%s: %w", path, err)
+			}
+			if lm == nil {
+				continue
+			}
+			f.Present[part] = true
+			off := []int{pose.LeftHandOffset, pose.RightHandOffset}[side]
+			for k, q := range lm {
+				f.Points[off+k] = [3]float32{float32(q[0] * float64(f.Width)), float32(q[1] * float64(f.Height)), float32(q[2])}
+			}
+		}
+		m.Close()
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+func refHand(f mpref.HolisticFrame, side int) [][3]float64 {
+	if side == 0 {
+		return f.LeftHand
+	}
+	return f.RightHand
 }
 
 // PanFrames returns n frames of w x h: a window of the photo with the frames' aspect
@@ -320,5 +440,50 @@ func Run(ctx context.Context, opt Options) (Result, error) {
 			return res, err
 		}
 	}
+	for _, c := range opt.Clips {
+		cr, err := compareClip(ctx, opt, c, mc, logf)
+		if err != nil {
+			return res, err
+		}
+		res.Clips = append(res.Clips, cr)
+	}
 	return res, nil
+}
+
+// compareClip runs both pipelines over a whole video, decoded once to PNG files so that
+// both see the same pixels.
+func compareClip(ctx context.Context, opt Options, c Clip, mc int, logf func(string, ...any)) (ClipResult, error) {
+	cr := ClipResult{Clip: c}
+	dir, err := os.MkdirTemp("", "scope-refcheck-clip-")
+	if err != nil {
+		return cr, err
+	}
+	defer os.RemoveAll(dir)
+	n := c.Frames
+	if n <= 0 {
+		n = math.MaxInt
+	}
+	frames, err := ExtractFrames(c.Path, 0, n, dir)
+	if err != nil {
+		return cr, err
+	}
+	logf("%s: %d frames", c.Name, len(frames))
+	if cr.Parts, cr.Ours, cr.Ref, err = compareVideo(ctx, opt, frames, dir, mc, logf); err != nil {
+		return cr, fmt.Errorf("%s: %w", c.Name, err)
+	}
+	if len(cr.Ours) > 0 {
+		cr.Width, cr.Height = cr.Ours[0].Width, cr.Ours[0].Height
+	}
+	p, err := pose.New(pose.Options{Complexity: opt.Complexity, Threads: 1})
+	if err != nil {
+		return cr, err
+	}
+	defer p.Close()
+	if cr.Steps, err = HandSteps(ctx, p, frames, cr.Ref); err != nil {
+		return cr, fmt.Errorf("%s: %w", c.Name, err)
+	}
+	if cr.Step, err = Compare(cr.Steps, cr.Ref); err != nil {
+		return cr, fmt.Errorf("%s: %w", c.Name, err)
+	}
+	return cr, nil
 }
