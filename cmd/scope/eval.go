@@ -7,6 +7,7 @@ func evalSubcommands() []subcommand {
 	return []subcommand{
 		{"slr", "recogniser WER (substitutions, deletions, insertions; ambiguous vs other tokens) on a dataset", evalSLR},
 		{"slt", "translator BLEU-1..4, ROUGE-L, chrF on a split given by path, with or without dialogue context", evalSLT},
+		{"interpret", "end to end: recognise, translate, gate; shown/unsure per sentence, correct, hallucinated, degenerate, risk-coverage", evalInterpret},
 	}
 }
 

@@ -71,10 +71,10 @@ func Open(dir string, opt Options) (*Recognizer, error) {
 			return nil, fmt.Errorf("bundle %s: %w", dir, err)
 		}
 	}
-	if n := len(sess.Inputs()); n != want || len(sess.Outputs()) != 1 {
+	if n, o := len(sess.Inputs()), len(sess.Outputs()); n != want || o < 1 || o > 2 {
 		sess.Close()
-		return nil, fmt.Errorf("model %s has %d inputs and %d outputs; the manifest (context=%v) needs %d and 1",
-			man.Path(f), n, len(sess.Outputs()), man.SLR.Context, want)
+		return nil, fmt.Errorf("model %s has %d inputs and %d outputs; the manifest (context=%v) needs %d and 1 or 2 (log_probs, embedding)",
+			man.Path(f), n, o, man.SLR.Context, want)
 	}
 	if r.opt.BeamWidth <= 0 {
 		r.opt.BeamWidth = 8
@@ -109,6 +109,9 @@ type Output struct {
 	LogProbs []float32 // [Steps][Vocab], row-major
 	Steps    int
 	Vocab    int
+	// Embedding is the encoder's output averaged over time, when the model has that second
+	// output (bundles exported since feature version 2); nil otherwise.
+	Embedding []float32
 }
 
 // Recognize returns the top-k gloss sequences for a segment of frames recorded at fps,
@@ -167,11 +170,13 @@ func (r *Recognizer) RunFeatures(ctx context.Context, feats []float32, frames in
 		defer c.Destroy()
 		inputs = append(inputs, c)
 	}
-	outs := []ort.Value{nil}
+	outs := make([]ort.Value, len(r.sess.Outputs()))
 	if err := r.sess.Run(inputs, outs); err != nil {
 		return nil, err
 	}
-	defer outs[0].Destroy()
+	for _, o := range outs {
+		defer o.Destroy()
+	}
 	t, ok := outs[0].(*ort.Tensor[float32])
 	if !ok {
 		return nil, fmt.Errorf("model %s: output is not a float32 tensor", r.sess.Name())
@@ -181,6 +186,13 @@ func (r *Recognizer) RunFeatures(ctx context.Context, feats []float32, frames in
 		return nil, fmt.Errorf("model %s: output shape %v, want [1 steps %d]", r.sess.Name(), sh, len(r.slr.Glosses))
 	}
 	o := &Output{LogProbs: append([]float32(nil), t.GetData()...), Steps: int(sh[1]), Vocab: int(sh[2])}
+	if len(outs) > 1 {
+		e, ok := outs[1].(*ort.Tensor[float32])
+		if !ok {
+			return nil, fmt.Errorf("model %s: embedding output is not a float32 tensor", r.sess.Name())
+		}
+		o.Embedding = append([]float32(nil), e.GetData()...)
+	}
 	for _, v := range o.LogProbs {
 		if math.IsNaN(float64(v)) {
 			return nil, fmt.Errorf("model %s produced NaN log-probabilities", r.sess.Name())

@@ -19,6 +19,7 @@ type reference struct {
 	Steps      int       `json:"steps"`
 	Vocab      int       `json:"vocab"`
 	LogProbs   []float32 `json:"log_probs"`
+	Embedding  []float32 `json:"embedding"`
 	Losses     []float64 `json:"losses"`
 }
 
@@ -84,6 +85,14 @@ func TestONNXRuntimeMatchesPyTorch(t *testing.T) {
 		t.Fatalf("ONNX Runtime and PyTorch log-probabilities differ by up to %g (limit 1e-4)", worst)
 	}
 	t.Logf("largest log-probability difference ORT vs PyTorch: %g", worst)
+	if len(out.Embedding) != len(ref.Embedding) || len(out.Embedding) == 0 {
+		t.Fatalf("embedding has %d values, PyTorch %d", len(out.Embedding), len(ref.Embedding))
+	}
+	for i, v := range out.Embedding {
+		if d := math.Abs(float64(v - ref.Embedding[i])); d > 1e-4 {
+			t.Fatalf("embedding [%d]: ORT %g, PyTorch %g", i, v, ref.Embedding[i])
+		}
+	}
 	hyps := r.Decode(out)
 	if len(hyps) == 0 || len(hyps) > 3 {
 		t.Fatalf("got %d hypotheses, want 1..3", len(hyps))

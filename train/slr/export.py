@@ -1,7 +1,8 @@
 """Export a trained recogniser to a model bundle folder:
 
   OUT/slr.onnx        fp32, inputs features [1, frames, D] (+ context [1, tokens] int64),
-                      output log_probs [1, steps, glosses+1] (steps = ceil(ceil(frames/2)/2))
+                      outputs log_probs [1, steps, glosses+1] (steps = ceil(ceil(frames/2)/2))
+                      and embedding [1, d] (the encoder output averaged over time)
   OUT/slr.int8.onnx   the same with int8 MatMul/Gemm weights (QDQ, see onnxq)
   OUT/manifest.json   the bundle manifest read by models/bundle (Go)
 
@@ -45,7 +46,7 @@ def export_onnx(net: M.Recognizer, path: str, frames: int = 64):
         names.append("context")
         axes["context"] = {1: "tokens"}
     with torch.no_grad():
-        torch.onnx.export(ex, args, path, input_names=names, output_names=["log_probs"],
+        torch.onnx.export(ex, args, path, input_names=names, output_names=["log_probs", "embedding"],
                           dynamic_axes=axes, opset_version=OPSET, do_constant_folding=True)
 
 

@@ -180,11 +180,13 @@ def alignment_loss(model: Recognizer, pooled, text_ids, temperature=0.1):
 
 
 class Exportable(nn.Module):
-    """The inference graph: features [1, T, D] (+ context ids [1, L]) -> log_probs [1, T', V]."""
+    """The inference graph: features [1, T, D] (+ context ids [1, L]) -> log_probs [1, T', V]
+    and embedding [1, d], the encoder's output averaged over time (what the confidence gate
+    measures the distance to the training data with)."""
 
     def __init__(self, m: Recognizer):
         super().__init__()
         self.m = m
 
     def forward(self, feats, context=None):
-        return self.m(feats, context)[0]
+        return self.m(feats, context)

@@ -6,7 +6,8 @@
   tiny --out DIR [--steps N]          train a tiny context model on toy data for a few steps,
                                       export its bundle to DIR and write DIR/reference/:
                                       frames.f32 (one toy sentence) and reference.json (its
-                                      context turns and ids, PyTorch's log-probabilities, losses)
+                                      context turns and ids, PyTorch's log-probabilities and
+                                      embedding, losses)
 
 Frames files: b"SLRF", uint32 frames, float32 fps, then float32 points [frames][543][3] and
 float32 confidence [frames][543], little endian. Feature files: uint32 frames, uint32 dim,
@@ -67,10 +68,11 @@ def tiny(out, steps=40, seed=0):
     x = features.standardise(features.compute(pts, conf, toy.FPS), res["norm"].mean, res["norm"].std)
     ids = res["tokenizer"].encode_context(turns)
     with torch.no_grad():
-        lp, _ = res["model"](torch.from_numpy(x)[None], torch.tensor([ids]))
+        lp, emb = res["model"](torch.from_numpy(x)[None], torch.tensor([ids]))
     lp = lp[0].numpy()
     json.dump({"fps": float(np.float32(toy.FPS)), "turns": turns, "context_ids": ids, "steps": lp.shape[0], "vocab": lp.shape[1],
-               "log_probs": [float(v) for v in lp.reshape(-1)], "losses": res["losses"]},
+               "log_probs": [float(v) for v in lp.reshape(-1)], "embedding": [float(v) for v in emb[0].numpy()],
+               "losses": res["losses"]},
               open(os.path.join(ref, "reference.json"), "w"))
     return res
 

@@ -135,6 +135,31 @@ class QuantiserTest(unittest.TestCase):
         self.assertEqual([o[0] for o in outs], ["y"])
 
 
+class BeamSearchTest(unittest.TestCase):
+    def test_matches_enumeration_of_alignments(self):
+        import itertools
+        from train.slr import hypotheses
+        rng = np.random.default_rng(3)
+        steps, vocab = 5, 3
+        x = rng.normal(size=(steps, vocab)) * 2
+        logp = x - np.log(np.exp(x).sum(-1, keepdims=True))
+        # exact: sum over every alignment of its collapsed label sequence's probability
+        total = {}
+        for path in itertools.product(range(vocab), repeat=steps):
+            lab, last = [], 0
+            for c in path:
+                if c != last and c != 0:
+                    lab.append(c)
+                last = c
+            p = sum(logp[t, c] for t, c in enumerate(path))
+            total[tuple(lab)] = np.logaddexp(total.get(tuple(lab), -np.inf), p)
+        exact = sorted(total.items(), key=lambda kv: -kv[1])[:3]
+        got = hypotheses.beam_search(logp, beam=50, top=3)
+        self.assertEqual([tuple(g) for g, _ in got], [k for k, _ in exact])
+        for (g, s), (_, e) in zip(got, exact):
+            self.assertAlmostEqual(s, e, places=6)
+
+
 class TinyTrainingTest(unittest.TestCase):
     def test_loss_falls(self):
         from train.slr import toy, train as T

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"scope/config"
+	"scope/dataset"
+	"scope/edge"
+	"scope/gate"
+	"scope/interpret"
+	"scope/models/lexicon"
+	"scope/models/runtime"
+	"scope/models/slr"
+	"scope/models/slt"
+)
+
+const evalInterpretHelp = `Interpret every signer turn of a dataset (manifest.jsonl + .pose files, e.g. from
+scope synth) end to end: recognise with the dialogue so far as context, translate with it,
+and ask the confidence gate whether to show the sentence or say it is unsure. Hearing turns
+go into the dialogue as they would at the kiosk. Per sentence it prints the glosses signed,
+the hypotheses, what was shown (or "unsure" with the alternatives) and what was meant; then
+
+  interpret (synthetic): N sentences, shown S (coverage C%), correct among shown P%, hallucinated H%, degenerate D
+
+(no "(synthetic)" on real data), the gloss WER of the best hypotheses and the risk-coverage
+table (the share correct among the most confident sentences, by coverage).
+
+Definitions (package scope/interpret):
+  correct       the shown sentence has the same set of clauses as the meant one, each
+                lower-cased without punctuation (the order of clauses does not matter);
+  hallucinated  a shown sentence with a content word that no gloss of any hypothesis
+                supports through the bundle's gloss-to-word lexicon;
+  degenerate    a shown sentence that is empty, loops (a word three times in a row, or two
+                to four words repeated right after themselves) or has a broken word (in no
+                lexicon entry). H and D count among the shown sentences.
+
+The gate's thresholds come from the recogniser bundle ("gate" section, calibrated with
+scope gate calibrate on the training corpus's dev split); never score the dev split of the
+corpus the gate was calibrated on. Results on synthetic data are SYNTHETIC.`
+
+func evalInterpret(ctx context.Context, a *app, args []string) error {
+	fs := newFlags(a, "eval interpret", "--data DIR [--split test] [--out FILE.jsonl] [--oracle-glosses] [flags]", evalInterpretHelp)
+	cfgPath := configFlag(fs)
+	data := fs.String("data", "", "dataset directory (manifest.jsonl and .pose files)")
+	split := fs.String("split", "test", "split(s) to score: train, dev, test, a comma list, or all")
+	out := fs.String("out", "", "write one JSON object per signer turn to this .jsonl file")
+	oracle := fs.Bool("oracle-glosses", false, "give the translator the reference glosses as the only hypothesis (measures the translator alone)")
+	limit := fs.Int("limit", 0, "score only the first N signer turns (0: all)")
+	noGate := fs.Bool("no-gate", false, "show every sentence (ignore the bundle's calibrated gate)")
+	quiet := fs.Bool("quiet", false, "print only the summary, not every sentence")
+	if err := parseFlags(a, fs, args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return fmt.Errorf("eval interpret: --data DIR is required: %w", errUsage)
+	}
+	splits, err := dataset.ParseSplits(*split)
+	if err != nil {
+		return fmt.Errorf("eval interpret: %w: %w", err, errUsage)
+	}
+	c, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	ds, err := dataset.Open(*data)
+	if err != nil {
+		return err
+	}
+	ch, lex, closeAll, err := openChain(a, c, !*noGate)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	measureLex := lex
+	if measureLex == nil {
+		if l, err := lexicon.Load(filepath.Join(*data, lexicon.FileName)); err == nil {
+			measureLex = l
+			fmt.Fprintf(a.stdout, "note: the bundle has no lexicon; hallucinations are measured with %s\n", filepath.Join(*data, lexicon.FileName))
+		}
+	}
+	label := ""
+	if ds.Info != nil && ds.Info.Synthetic {
+		label = " (SYNTHETIC signing: not accuracy on real signers)"
+	}
+	fmt.Fprintf(a.stdout, "scope eval interpret%s: %s split %s; recogniser %s; gate: %s\n", label, *data, *split,
+		ch.Recognizer.Manifest().Name+" "+ch.Recognizer.Manifest().Version, ch.Gate.Name())
+	var jw *bufio.Writer
+	if *out != "" {
+		f, err := os.OpenFile(*out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		jw = bufio.NewWriter(f)
+		defer jw.Flush()
+	}
+	start := time.Now()
+	rep, err := interpret.Run(ctx, ds, ch, interpret.Options{Splits: splits, Limit: *limit, Oracle: *oracle, Lexicon: measureLex,
+		Progress: func(done, total int) {
+			if done%100 == 0 {
+				a.log.Info("eval interpret", "sentences", done, "of", total)
+			}
+		},
+		Each: func(r interpret.Result) error {
+			if !*quiet {
+				printResult(a.stdout, r)
+			}
+			if jw != nil {
+				b, err := json.Marshal(r)
+				if err != nil {
+					return err
+				}
+				jw.Write(append(b, '\n'))
+			}
+			return nil
+		}})
+	if err != nil {
+		return err
+	}
+	w := a.stdout
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, rep.Line())
+	s := rep.Summarise()
+	if *oracle {
+		fmt.Fprintf(w, "translator alone (reference glosses): %d of %d translations correct (%.1f%%), shown or not\n",
+			s.CorrectAll, s.N, 100*float64(s.CorrectAll)/float64(max(1, s.N)))
+	} else {
+		fmt.Fprintf(w, "gloss WER of the best hypotheses: %s\n", rep.WER)
+		fmt.Fprintf(w, "correct translations among all sentences (shown or not): %d of %d (%.1f%%)\n", s.CorrectAll, s.N,
+			100*float64(s.CorrectAll)/float64(max(1, s.N)))
+	}
+	fmt.Fprintln(w, "risk-coverage (sentences ordered by the gate's confidence; those a rule makes unsure are never shown):")
+	fmt.Fprintln(w, "  coverage  shown  correct among shown  confidence at least")
+	for _, r := range rep.Curve() {
+		fmt.Fprintf(w, "  %6.1f%%  %5d  %18.1f%%  %19.3f\n", 100*r.Coverage, r.Shown, 100*r.Precision, r.Threshold)
+	}
+	fmt.Fprintf(w, "%.1f s, %.0f ms per sentence\n", time.Since(start).Seconds(), float64(time.Since(start).Milliseconds())/float64(max(1, s.N)))
+	return nil
+}
+
+func printResult(w io.Writer, r interpret.Result) {
+	fmt.Fprintf(w, "%s  signed: %s\n", r.ID, strings.Join(r.Glosses, " "))
+	for k, h := range r.Hypotheses {
+		fmt.Fprintf(w, "           %d) %-48s log p %.2f\n", k+1, strings.Join(h.Glosses, " "), h.Score)
+	}
+	mark := "wrong"
+	if r.Correct {
+		mark = "correct"
+	}
+	if r.Shown != nil {
+		extra := ""
+		if len(r.Hallucinated) > 0 {
+			extra += "; hallucinated: " + strings.Join(r.Hallucinated, " ")
+		}
+		if r.Degenerate != "" {
+			extra += "; degenerate: " + r.Degenerate
+		}
+		fmt.Fprintf(w, "  shown:   %s  [%s, confidence %.2f%s]\n", *r.Shown, mark, r.Confidence, extra)
+	} else {
+		fmt.Fprintf(w, "  unsure:  %s  [%s; %s]\n", r.Translation, mark, r.Reason)
+		for _, alt := range r.Alternatives {
+			fmt.Fprintf(w, "           or: %s\n", alt)
+		}
+	}
+	fmt.Fprintf(w, "  meant:   %s\n", r.Meant)
+}
+
+// openChain opens the recogniser, translator, lexicon and gate the configuration names (the
+// demo models by default) as one interpretation chain.
+func openChain(a *app, c config.Config, useGate bool) (*interpret.Chain, *lexicon.Lexicon, func(), error) {
+	dev := edge.Discover("/")
+	budget := edge.Split(c.Edge.Threads, dev)
+	lib, err := ortLibrary(c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := runtime.Init(lib); err != nil {
+		return nil, nil, nil, err
+	}
+	dir := c.SLR.Bundle
+	if dir == "" {
+		if dir, err = slr.DefaultBundleDir(); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	prec := "fp32"
+	if c.SLR.Int8 {
+		prec = "int8"
+	}
+	rec, err := slr.Open(dir, slr.Options{Precision: prec, Threads: budget.SLR, BeamWidth: c.SLR.BeamWidth, TopK: c.SLR.TopK})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("opening the recogniser: %w", err)
+	}
+	ch := &interpret.Chain{Recognizer: rec, Gate: interpret.ShowAll{}, ContextTurns: c.Dialogue.ContextTurns,
+		ContextTokens: c.Dialogue.ContextTokens, LoRAScale: float32(c.SLT.LoRAScale)}
+	closeAll := func() {
+		if ch.Translator != nil {
+			ch.Translator.Close()
+		}
+		rec.Close()
+	}
+	fail := func(err error) (*interpret.Chain, *lexicon.Lexicon, func(), error) {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	man := rec.Manifest()
+	lex, err := gate.Lexicon(man)
+	if err != nil {
+		return fail(err)
+	}
+	if useGate {
+		g, err := gate.FromBundle(man)
+		if err != nil {
+			return fail(err)
+		}
+		if g != nil {
+			ch.Gate = g
+		}
+	}
+	model, adapters := c.SLT.Model, c.SLT.Adapters
+	if model == "" {
+		if model, adapters, err = demoTranslator(); err != nil {
+			return fail(err)
+		}
+	}
+	threads := c.SLT.Threads
+	if threads == 0 {
+		threads = budget.LLM
+	}
+	tr, err := slt.Open(slt.Config{Model: model, Adapters: adapters, MaxTokens: c.SLT.MaxTokens, Threads: threads, Log: a.log, Lexicon: lex})
+	if err != nil {
+		return fail(fmt.Errorf("opening the translator: %w", err))
+	}
+	ch.Translator = tr
+	return ch, lex, closeAll, nil
+}
+
