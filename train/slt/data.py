@@ -8,6 +8,7 @@ only) hypotheses made by random gloss substitution/deletion/insertion, as a reco
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ class Turn:
     context: List[str]       # previous turns' text, oldest first (up to the loader's limit)
     domain: str = ""
     split: str = ""
+    # The recogniser's real outputs for this turn (train.slr.hypotheses): each a list of
+    # (space-separated glosses, CTC log-probability), best first.
+    recognised: List[List[Tuple[str, float]]] = field(default_factory=list)
 
 
 def read_lines(path: str) -> List[str]:
@@ -134,12 +138,53 @@ class Augment:
     p_single: float = 0.5         # examples with one hypothesis (what eval from 1-best meets)
     p_noisy_top: float = 0.15     # the (single or first) hypothesis itself is corrupted
     noise_rate: float = 0.2
+    p_real: float = 0.0           # a turn with recorded recogniser outputs uses one of them
+    lexicon: str = ""             # lexicon.json: only views one hypothesis can say (see sample_prompt)
+
+
+def recognised_hypotheses(rec: Sequence[Tuple[str, float]]) -> List[Hypothesis]:
+    """The recogniser's top-k as the runtime passes them: scores as posteriors over the k
+    (models/slt's TranslatorHypotheses does the same), empty sequences dropped."""
+    rec = [(g, s) for g, s in rec[:3]]
+    m = max(s for _, s in rec)
+    z = sum(math.exp(s - m) for _, s in rec)
+    return [Hypothesis(g, math.exp(s - m) / z) for g, s in rec if g.strip()]
 
 
 def sample_prompt(t: Turn, vocab: Sequence[str], rng: random.Random, a: Augment
                   ) -> Tuple[List[str], List[Hypothesis]]:
-    """Context and hypotheses for one training view of turn t."""
+    """Context and hypotheses for one training view of turn t.
+
+    With a.p_real, a turn that has recorded recogniser outputs uses one of them instead of
+    made-up noise. With a.lexicon, a view whose target no hypothesis supports (every
+    hypothesis lacks a word of the sentence) is drawn again, and after a few tries the turn
+    gets its reference glosses alone: the faithful runtime could not write that target, so
+    training on it would teach the model to invent words."""
+    lex = _lexicon(a.lexicon) if a.lexicon else None
+    for _ in range(8):
+        ctx, hyps = _sample_prompt(t, vocab, rng, a)
+        if lex is None or lex.reachable(t.text, [h.glosses for h in hyps]):
+            return ctx, hyps
+    return ctx, [Hypothesis(t.glosses, 1.0)]
+
+
+_lexicons: Dict[str, object] = {}
+
+
+def _lexicon(path: str):
+    from .lexicon import Lexicon
+    if path not in _lexicons:
+        _lexicons[path] = Lexicon.load(path)
+    return _lexicons[path]
+
+
+def _sample_prompt(t: Turn, vocab: Sequence[str], rng: random.Random, a: Augment
+                   ) -> Tuple[List[str], List[Hypothesis]]:
     ctx = [] if rng.random() < a.p_no_context else t.context[-rng.randint(1, max(1, a.max_context)):]
+    if t.recognised and rng.random() < a.p_real:
+        hyps = recognised_hypotheses(rng.choice(t.recognised))
+        if hyps:
+            return ctx, hyps
     ref = t.glosses.split()
     if rng.random() < a.p_single:
         top = corrupt(ref, vocab, rng, a.noise_rate) if rng.random() < a.p_noisy_top else ref
@@ -159,3 +204,26 @@ def sample_prompt(t: Turn, vocab: Sequence[str], rng: random.Random, a: Augment
 
 def gloss_vocab(turns: Sequence[Turn]) -> List[str]:
     return sorted({g for t in turns for g in t.glosses.split()})
+
+
+def attach_recognised(turns: Sequence[Turn], path: str) -> int:
+    """Reads the recogniser's outputs (train.slr.hypotheses .jsonl) into the turns with the
+    same id; returns how many turns got at least one."""
+    by = {t.key: t for t in turns}
+    n = 0
+    with open(path, encoding="utf-8") as f:
+        for ln, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line)
+                hyps = [(" ".join(h["glosses"]), float(h["score"])) for h in r["hypotheses"]]
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+                raise ValueError(f"{path}:{ln}: not a recogniser output line: {e}") from None
+            t = by.get(r.get("id"))
+            if t is None or not hyps:
+                continue
+            if not t.recognised:
+                n += 1
+            t.recognised.append(hyps)
+    return n

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import List, Tuple
 
-from .data import PhoenixContext, Turn, load_manifest, load_phoenix
+from .data import PhoenixContext, Turn, attach_recognised, load_manifest, load_phoenix
 
 
 @dataclass
@@ -22,6 +22,7 @@ class DataConfig:
     manifest: str = ""             # `scope synth` dataset dir or manifest.jsonl
     domain: str = ""               # manifest only: keep one domain (LoRA adapters)
     max_context: int = 2
+    recognised: str = ""           # train.slr.hypotheses .jsonl: the recogniser's real outputs per turn
 
     def resolve(self) -> None:
         if self.phoenix:
@@ -43,6 +44,9 @@ class DataConfig:
                 dv = load_manifest(self.manifest, self.max_context, ["dev"], self.domain)
             except ValueError:
                 dv = []
+            if self.recognised:
+                n = attach_recognised(tr, self.recognised)
+                print(f"recogniser outputs for {n} of {len(tr)} training turns from {self.recognised}", flush=True)
             return tr, dv
         if not (self.gloss and self.text and self.ids):
             raise ValueError("no training data: give --phoenix DIR, --gloss/--text/--ids files, or --manifest")
@@ -75,10 +79,12 @@ def add_data_flags(ap: argparse.ArgumentParser) -> None:
     g.add_argument("--manifest", default="", help="`scope synth` dataset directory or manifest.jsonl")
     g.add_argument("--domain", default="", help="with --manifest: only this domain's dialogues")
     g.add_argument("--max-context", type=int, default=2, help="previous turns in the prompt")
+    g.add_argument("--recognised", default="",
+                   help="with --manifest: the recogniser's real top-k per training turn (train.slr.hypotheses .jsonl)")
 
 
 def data_config(a: argparse.Namespace) -> DataConfig:
     return DataConfig(phoenix=a.phoenix, gloss=a.gloss, text=a.text, ids=a.ids, dev_gloss=a.dev_gloss,
                       dev_text=a.dev_text, dev_ids=a.dev_ids,
                       context_pairs=[s for s in a.context_pairs.split(",") if s],
-                      manifest=a.manifest, domain=a.domain, max_context=a.max_context)
+                      manifest=a.manifest, domain=a.domain, max_context=a.max_context, recognised=a.recognised)

@@ -20,6 +20,7 @@ from typing import List, Optional
 from .data import Augment, gloss_vocab
 from .export import export_model, load_model
 from .jobdata import DataConfig, add_data_flags, data_config
+from .lexicon import Lexicon
 from .model import LlamaConfig, LlamaForCausalLM, count_parameters
 from .prompt import PROMPT_END
 from .tokenizer import Tokenizer, train_tokenizer
@@ -165,6 +166,10 @@ def add_optim_flags(ap: argparse.ArgumentParser, steps=3000, lr=1e-3, batch=32, 
     g.add_argument("--p-single", type=float, default=0.5)
     g.add_argument("--p-noisy-top", type=float, default=0.15)
     g.add_argument("--noise-rate", type=float, default=0.2)
+    g.add_argument("--p-real", type=float, default=0.0,
+                   help="share of views of a turn with --recognised outputs that use one of them")
+    g.add_argument("--lexicon", default="",
+                   help="lexicon.json: only views that one hypothesis supports (what the faithful runtime can say)")
 
 
 def optim_config(a) -> Optim:
@@ -175,8 +180,10 @@ def optim_config(a) -> Optim:
 
 
 def augment_config(a) -> Augment:
+    if a.lexicon:
+        Lexicon.load(a.lexicon)  # fail early on a bad file
     return Augment(max_context=a.max_context, p_no_context=a.p_no_context, p_single=a.p_single,
-                   p_noisy_top=a.p_noisy_top, noise_rate=a.noise_rate)
+                   p_noisy_top=a.p_noisy_top, noise_rate=a.noise_rate, p_real=a.p_real, lexicon=a.lexicon)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
