@@ -9,6 +9,7 @@
 //     templates that produce glosses and their English translation together, word
 //     categories that fill the templates' slots, and 21 groups of near-identical signs
 //     (minimal pairs and triples). Over 300 glosses.
+//
 //   - Signs (lexicon.go): every gloss gets a phonological form — hands (one, symmetric,
 //     alternating, on a base hand), handshape, location on the body or face,
 //     orientation, movement path, repetitions, size — drawn once from a fixed seed, so
@@ -16,20 +17,25 @@
 //     other sign in at least two features; group members in exactly one, small one
 //     (bent vs straight fingers, chin vs mouth, one vs two repetitions, 35° of twist,
 //     a smaller path).
+//
 //   - Context (dialogue.go): a dialogue has a domain and a topic; the hearing person's
 //     turns show the topic in words (never naming a group member). About 20% of
 //     signer tokens come from groups; the member the topic favours is drawn with odds
 //     4:1 against each other member, and the other members occur in that topic too.
 //     The other 80% do not depend on the topic.
+//
 //   - Hands (hand.go): a kinematic hand — joint angles per handshape on human bone
 //     proportions, checked against real MediaPipe hands (synth_test.go).
+//
 //   - Motion (render.go, path.go): a turn is rest, raise, signs joined by short
 //     transitions, lower, rest. Signs lean 15% towards their neighbours and the
 //     handshape turns into the next one before a sign ends (co-articulation). Arms
 //     follow by inverse kinematics; the head sways and the mouth moves while signing.
+//
 //   - Signers (signer.go): body size, hand size, speed (0.7-1.3), amplitude, dominant
 //     hand (15% left), framing, noise level. Signers are split 70/15/15 into train,
 //     dev and test; dialogues 8:1:1, each signed by a signer of its split.
+//
 //   - Estimator (noise.go): jitter and wobble as MediaPipe shows them, pose
 //     visibilities, legs guessed outside the image, hands lost for a few frames when
 //     fast, over the face or at the image's bottom edge (zeros with confidence 0).

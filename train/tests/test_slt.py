@@ -211,6 +211,42 @@ class DataTest(unittest.TestCase):
             self.assertIn(ctx, ([], ["vorher ."]))
 
 
+    def test_faithful_views_and_recognised_outputs(self):
+        from train.slt.data import Turn, attach_recognised
+        from train.slt.lexicon import Lexicon
+        lex = {"format": "scope-lexicon/1", "function_words": ["a", "the", "to", "am"],
+               "glosses": {"IX-1": {"forms": [["i"], ["my"]]}, "ALLERGIC": {"forms": [["allergic"]]},
+                           "PENICILLIN": {"forms": [["penicillin"]], "critical": "allergen"},
+                           "LATEX": {"forms": [["latex"]], "critical": "allergen"}}}
+        l = Lexicon(lex)
+        self.assertTrue(l.reachable("I am allergic to penicillin.", ["LATEX", "IX-1 ALLERGIC PENICILLIN"]))
+        self.assertFalse(l.reachable("I am allergic to penicillin.", ["IX-1 ALLERGIC LATEX", "IX-1 PENICILLIN"]))
+        self.assertEqual(l.unsupported("Anna am allergic", ["fs-ANNA"]), ["allergic"])
+        t = Turn("d1-t01", "IX-1 ALLERGIC PENICILLIN", "I am allergic to penicillin.", ["Any allergies?"])
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "lexicon.json")
+            with open(path, "w") as f:
+                json.dump(lex, f)
+            rec = os.path.join(d, "hyps.jsonl")
+            with open(rec, "w") as f:
+                f.write(json.dumps({"id": "d1-t01", "pass": 0, "hypotheses": [
+                    {"glosses": ["IX-1", "ALLERGIC", "LATEX"], "score": -0.1},
+                    {"glosses": ["IX-1", "ALLERGIC", "PENICILLIN"], "score": -1.2}]}) + "\n")
+                f.write(json.dumps({"id": "other", "pass": 0, "hypotheses": []}) + "\n")
+            self.assertEqual(attach_recognised([t], rec), 1)
+            rng = random.Random(1)
+            real = 0
+            for _ in range(300):
+                _, hyps = sample_prompt(t, ["LATEX", "IX-1", "ALLERGIC"], rng,
+                                        Augment(p_real=0.5, p_noisy_top=0.5, noise_rate=0.5, lexicon=path))
+                self.assertTrue(l.reachable(t.text, [h.glosses for h in hyps]), hyps)
+                if hyps[0].glosses == "IX-1 ALLERGIC LATEX" and len(hyps) == 2:
+                    real += 1
+                    self.assertAlmostEqual(sum(h.score for h in hyps), 1.0, places=6)
+                    self.assertGreater(hyps[0].score, hyps[1].score)
+            self.assertGreater(real, 100)
+
+
 class ModelTest(unittest.TestCase):
     def test_rotary_is_hf_rotate_half(self):
         x = torch.tensor([1.0, 2.0, 3.0, 4.0])
