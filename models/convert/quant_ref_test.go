@@ -252,9 +252,14 @@ func int8Ops(seed uint64) []int8Case {
 }
 
 // TestInt8MatchesLiteRT runs int8 and uint8 models on LiteRT and, converted, on ONNX
-// Runtime: every output must be within one quantisation step of LiteRT's. (A one-step
-// difference early in a chain is multiplied by the weights after it, so the chain has
-// no step to spare: it only passes because the integer kernels agree exactly.)
+// Runtime. Each output may be one quantisation step from LiteRT's (the rounding of a tie
+// may differ) plus however far LiteRT's own output moves when the input moves by a few
+// units in the last place (an input on a rounding edge): a bar from the reference side
+// that is the same on every host. The exact agreement this asks of a chain needs integer
+// kernels that do not saturate, which runtime.NewSession asks of ONNX Runtime on x64 CPUs
+// without VNNI (without it, an emulated Haswell gives 40 steps on FULLY_CONNECTED and 73
+// on the chain). Then each model is broken on purpose (a transposed kernel, per-channel
+// scales read as one, padding on the wrong side) and the check must fail.
 func TestInt8MatchesLiteRT(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs LiteRT in Chromium")
@@ -272,6 +277,7 @@ func TestInt8MatchesLiteRT(t *testing.T) {
 	var runs []mpref.ModelRun
 	var onnx [][]byte
 	var inputs [][]tensor
+	const n = 3
 	for k, c := range cases {
 		b := c.model.bytes()
 		path := filepath.Join(dir, fmt.Sprintf("m%d.tflite", k))
@@ -286,13 +292,19 @@ func TestInt8MatchesLiteRT(t *testing.T) {
 		rng := rand.New(rand.NewPCG(uint64(k), 5))
 		var ins []tensor
 		mr := mpref.ModelRun{Model: path}
-		for range 3 {
+		add := func(x []float32) {
+			mr.Runs = append(mr.Runs, []mpref.Tensor{{DType: mpref.Float32, Shape: ints(shape), Float32: x}})
+		}
+		for range n {
 			x := tensor{shape: shape, f32: make([]float32, numel(shape))}
 			for i := range x.f32 {
 				x.f32[i] = 2 * rng.Float32()
 			}
 			ins = append(ins, x)
-			mr.Runs = append(mr.Runs, []mpref.Tensor{{DType: mpref.Float32, Shape: ints(shape), Float32: x.f32}})
+			add(x.f32)
+		}
+		for i, x := range ins {
+			add(perturb(x.f32, perturbULPs, uint64(i)))
 		}
 		runs, onnx, inputs = append(runs, mr), append(onnx, data), append(inputs, ins)
 	}
@@ -302,33 +314,54 @@ func TestInt8MatchesLiteRT(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for k, c := range cases {
-		worst := make([]float64, len(c.scales))
-		off, total := 0, 0
+	// check returns the worst error and the widest bar, in steps, how many values were
+	// past their bar, and how many differ at all.
+	check := func(k int, model []byte) (worst, bar float64, over, differ, total int) {
+		c := cases[k]
 		for ri, in := range inputs[k] {
-			got := runONNX(t, onnx[k], in)
+			got := runONNX(t, model, in)
 			for oi, want := range refs[k].RunOutputs[ri] {
+				moved := refs[k].RunOutputs[n+ri][oi].Float32
+				step := float64(c.scales[oi])
 				for i, w := range want.Float32 {
-					e := math.Abs(float64(got[oi].f32[i]-w)) / float64(c.scales[oi])
-					worst[oi] = max(worst[oi], e)
+					e := math.Abs(float64(got[oi].f32[i]-w)) / step
+					b := 1 + math.Abs(float64(moved[i]-w))/step
+					worst, bar = max(worst, e), max(bar, b)
+					if !(e <= b+1e-3) {
+						over++
+					}
 					if e > 0.5 {
-						off++
+						differ++
 					}
 					total++
 				}
 			}
 		}
-		t.Logf("%-58s max error %.2f steps; %d of %d values differ", c.name, slicesMax(worst), off, total)
-		if w := slicesMax(worst); !(w <= 1.001) {
-			t.Errorf("%s: %.2f quantisation steps from LiteRT, want at most 1", c.name, w)
+		return
+	}
+	for k, c := range cases {
+		worst, bar, over, differ, total := check(k, onnx[k])
+		t.Logf("%-58s max error %.2f steps (bar %.2f); %d of %d values differ", c.name, worst, bar, differ, total)
+		if over > 0 {
+			t.Errorf("%s: %d values more than 1 step plus LiteRT's own spread from LiteRT (worst %.2f steps)", c.name, over, worst)
+		}
+	}
+	for k, c := range cases {
+		for _, b := range int8Breakages {
+			bad, what, err := broken(onnx[k], b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bad == nil {
+				continue
+			}
+			worst, _, over, _, _ := check(k, bad)
+			if over == 0 {
+				t.Errorf("%s with %s (%s): the check passes a broken conversion (worst %.2f steps)", c.name, b.name, what, worst)
+				continue
+			}
+			t.Logf("%-58s broken (%s): caught, %d values up to %.0f steps off", c.name, what, over, worst)
 		}
 	}
 }
 
-func slicesMax(v []float64) float64 {
-	m := 0.0
-	for _, x := range v {
-		m = max(m, x)
-	}
-	return m
-}

@@ -27,8 +27,21 @@ type pyReference struct {
 	Base, Merged struct {
 		Logits [][]float32 `json:"logits"`
 		Greedy []int       `json:"greedy"`
+		// GreedyLogits[i] are the logits after the prompt and Greedy[:i] (teacher forcing).
+		GreedyLogits [][]float32 `json:"greedy_logits"`
+		MinMargin    float64     `json:"greedy_min_top2_margin"`
 	}
 }
+
+// Fixed bars for llama.cpp's logits against PyTorch's float32: an F32 model differs only
+// in summation order; ggml multiplies F16 weights with activations rounded to F16 (11
+// significant bits), a few hundredths on logits of this size. Neither is measured on the
+// host. Where PyTorch's top two logits are closer than twice the bar, either token is a
+// right answer, so the argmax is held only where the margin is wider.
+const (
+	logitTolF32 = 1e-2
+	logitTolF16 = 1e-1
+)
 
 // TestTrainedFormatsAgainstPyTorch runs the Python side's tiny export (HF model, PEFT adapter,
 // PyTorch reference outputs) through `scope llm convert`/`convert-adapter`'s code and compares.
@@ -100,14 +113,13 @@ func TestTrainedFormatsAgainstPyTorch(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		s := llamacpp.NewSampler(llamacpp.SamplerParams{})
-		defer s.Close()
 		for _, run := range []struct {
-			name   string
-			scale  float32
-			logits [][]float32
-			greedy []int
-		}{{"base", 0, ref.Base.Logits, ref.Base.Greedy}, {"merged", 1, ref.Merged.Logits, ref.Merged.Greedy}} {
+			name         string
+			scale        float32
+			logits       [][]float32
+			greedy       []int
+			greedyLogits [][]float32
+		}{{"base", 0, ref.Base.Logits, ref.Base.Greedy, ref.Base.GreedyLogits}, {"merged", 1, ref.Merged.Logits, ref.Merged.Greedy, ref.Merged.GreedyLogits}} {
 			c.ClearAdapters()
 			if run.scale > 0 {
 				if err := c.SetAdapter(a, run.scale); err != nil {
@@ -128,22 +140,49 @@ func TestTrainedFormatsAgainstPyTorch(t *testing.T) {
 			if d > 1e-2 && path == model32 {
 				t.Errorf("%s: logits differ from PyTorch by %.3g (want <= 1e-2)", run.name, d)
 			}
-			var greedy []int
-			pos := len(toks)
-			for len(greedy) < ref.MaxNewTokens {
-				tok := s.Sample(c, -1)
-				greedy = append(greedy, int(tok))
-				if m.IsEOG(tok) {
-					break
+			// Teacher forcing: feed PyTorch's greedy tokens and compare each step's logits,
+			// so that one near-tie cannot send llama.cpp down another path.
+			tol := logitTolF32
+			if path == model {
+				tol = logitTolF16
+			}
+			if len(run.greedyLogits) != len(run.greedy) {
+				t.Fatalf("reference.json: %d rows of greedy_logits for %d greedy tokens", len(run.greedyLogits), len(run.greedy))
+			}
+			rows := [][]float32{append([]float32(nil), c.Logits(len(toks)-1)...)} // predicts greedy[0]
+			if len(run.greedy) > 1 {
+				forced := make([]llamacpp.Token, len(run.greedy)-1)
+				for i, g := range run.greedy[:len(run.greedy)-1] {
+					forced[i] = llamacpp.Token(g)
 				}
-				if err := c.Decode(context.Background(), []llamacpp.Token{tok}, pos, false); err != nil {
+				if err := c.Decode(context.Background(), forced, len(toks), true); err != nil {
 					t.Fatal(err)
 				}
-				pos++
+				for i := range forced {
+					rows = append(rows, append([]float32(nil), c.Logits(i)...))
+				}
 			}
-			if !sameIDs(toSlice(greedy), run.greedy) {
-				t.Errorf("%s %s: greedy %v, PyTorch %v", filepath.Base(path), run.name, greedy, run.greedy)
+			held, worst := 0, 0.0
+			for i, want := range run.greedyLogits {
+				got := rows[i]
+				d := 0.0
+				for j := range want {
+					d = math.Max(d, math.Abs(float64(got[j]-want[j])))
+				}
+				worst = math.Max(worst, d)
+				if !(d <= tol) {
+					t.Errorf("%s %s: greedy step %d: logits differ from PyTorch by %.3g (bar %g)", filepath.Base(path), run.name, i, d, tol)
+				}
+				best, second := top2(want)
+				if want[best]-want[second] > 2*float32(tol) {
+					held++
+					if g, _ := top2(got); g != best {
+						t.Errorf("%s %s: greedy step %d: llama.cpp picks %d, PyTorch %d (margin %.3g)", filepath.Base(path), run.name, i, g, best, want[best]-want[second])
+					}
+				}
 			}
+			t.Logf("%s %s: teacher-forced over %d greedy steps: max |logit diff| %.2g (bar %g), argmax held at %d (the rest are near-ties)",
+				filepath.Base(path), run.name, len(run.greedy), worst, tol, held)
 		}
 	}
 	check(model32)
@@ -154,8 +193,14 @@ func TestTrainedFormatsAgainstPyTorch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Close()
-	// The Translator builds the same prompt and writes the same text.
-	tr, err := Open(Config{Model: model, Adapters: map[string]string{"demo": adapter}, MaxTokens: ref.MaxNewTokens, Context: 256, Format: FormatPlain})
+	// The Translator builds the same prompt and writes the same text, on the F32 copy
+	// (within 1e-2 of PyTorch), which decides every step as PyTorch does when each step's
+	// top two are further apart than twice that.
+	if ref.Merged.MinMargin <= 2*logitTolF32 {
+		t.Logf("PyTorch's greedy path has a near-tie (margin %.3g): the translator's text is not compared", ref.Merged.MinMargin)
+		return
+	}
+	tr, err := Open(Config{Model: model32, Adapters: map[string]string{"demo": adapter}, MaxTokens: ref.MaxNewTokens, Context: 256, Format: FormatPlain})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,6 +223,22 @@ func TestTrainedFormatsAgainstPyTorch(t *testing.T) {
 	if res.PromptTokens != len(ref.PromptIDs) || res.Text != wantText {
 		t.Errorf("translator: %d prompt tokens, text %q; PyTorch %d tokens, %q", res.PromptTokens, res.Text, len(ref.PromptIDs), wantText)
 	}
+}
+
+func top2(x []float32) (best, second int) {
+	best, second = 0, -1
+	for i := 1; i < len(x); i++ {
+		switch {
+		case x[i] > x[best]:
+			best, second = i, best
+		case second < 0 || x[i] > x[second]:
+			second = i
+		}
+	}
+	if second < 0 {
+		second = best
+	}
+	return best, second
 }
 
 func toSlice(x []int) []llamacpp.Token {

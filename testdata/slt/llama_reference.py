@@ -2,8 +2,11 @@
 
 Reads config.json and model.safetensors (no transformers or safetensors package needed),
 optionally merges a PEFT LoRA adapter (W += lora_alpha / r * B @ A), runs the token ids given
-and writes JSON: {"logits": [[...] per position], "greedy": [ids]}. Uses Hugging Face's
-rotary convention (rotate_half), which is what llama.cpp's converters assume.
+and writes JSON: {"logits": [[...] per position], "greedy": [ids], "forced_logits": [[...]]},
+where forced_logits are the logits of every position of the tokens followed by the greedy
+ones (teacher forcing: the other runtime is fed PyTorch's tokens, so one near-tie cannot
+send it down another path). Uses Hugging Face's rotary convention (rotate_half), which is
+what llama.cpp's converters assume.
 
     /usr/bin/python3 testdata/slt/llama_reference.py --model DIR [--adapter DIR] \
         --tokens 1,40,41 --generate 8 --out out.json
@@ -109,8 +112,9 @@ def main():
         seq = list(ids)
         for _ in range(args.generate):
             seq.append(int(m.logits(seq)[-1].argmax()))
+        forced = m.logits(seq)
     with open(args.out, "w") as f:
-        json.dump({"logits": logits.tolist(), "greedy": seq[len(ids):]}, f)
+        json.dump({"logits": logits.tolist(), "greedy": seq[len(ids):], "forced_logits": forced.tolist()}, f)
 
 
 if __name__ == "__main__":

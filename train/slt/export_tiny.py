@@ -76,6 +76,9 @@ def _run(model: LlamaForCausalLM, ids: List[int], cfg: TinyConfig, eos: int) -> 
         "argmax": [int(i) for i in logits.argmax(-1)],
         "min_top2_margin": round(float((top2[:, 0] - top2[:, 1]).min()), 6),
         "greedy": greedy,
+        # Teacher forcing: row i is the logits after the prompt and greedy[:i], so another
+        # runtime can be fed these tokens and compared position by position.
+        "greedy_logits": [[round(float(x), 6) for x in row] for row in gl],
         "greedy_min_top2_margin": round(float((g2[:, 0] - g2[:, 1]).min()), 6),
     }
 
