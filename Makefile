@@ -36,7 +36,8 @@ GOTEST_FLAGS ?= -timeout 40m -p 2
 REVISION := $(shell git rev-parse --short HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 LDFLAGS := -X scope/version.revision=$(REVISION)
 
-.PHONY: all setup build run test test-go test-python bench bench-phoenix llmbench-deps env clean-bin help
+.PHONY: all setup build run test test-go test-python bench bench-phoenix llmbench-deps env clean-bin help print-revision
+.PHONY: setup-arm64 build-arm64 package package-test check-arm64
 all: build
 
 help:
@@ -47,6 +48,9 @@ help:
 	@echo "make env    - print the cgo environment for plain 'go build'"
 	@echo "make bench  - speed benchmarks: pose, recogniser, translator"
 	@echo "make bench-phoenix - train and score the translator on Phoenix-2014T (../shared/data)"
+	@echo "make package - dist/scope_<version>_{amd64,arm64}.deb (arm64 cross-built; see packaging/README.md)"
+	@echo "make package-test - install, upgrade, remove and purge the amd64 package in a throwaway Debian 12 root"
+	@echo "make check-arm64 - run the arm64 package's binary under qemu: version, run, bench"
 
 setup:
 	@bash scripts/setup.sh
@@ -98,3 +102,32 @@ bench-phoenix: build
 
 clean-bin:
 	rm -rf bin
+
+print-revision:
+	@echo $(REVISION)
+
+# --- Debian packages (packaging/README.md) --------------------------------------------
+# The arm64 package is cross-built here (multiarch OpenCV, aarch64-linux-gnu-gcc); its
+# first build compiles llama.cpp for arm64 (10+ minutes on 2 cores), later ones hit
+# Go's build cache. Not part of `make test`: package-test needs a Debian root made by
+# mmdebstrap (minutes the first time) and the cross-build takes longer than CI should.
+DEB_VERSION = $(shell packaging/version.sh)
+
+setup-arm64: setup
+	@bash packaging/setup-arm64.sh
+
+build-arm64: setup-arm64
+	@bash packaging/build.sh arm64 bin/arm64/scope
+
+package: setup setup-arm64
+	@bash packaging/build.sh amd64 bin/amd64/scope
+	@bash packaging/build.sh arm64 bin/arm64/scope
+	@bash packaging/convert-models.sh bin/amd64/scope
+	@VERSION=$(DEB_VERSION) bash packaging/deb.sh amd64 bin/amd64/scope dist
+	@VERSION=$(DEB_VERSION) bash packaging/deb.sh arm64 bin/arm64/scope dist
+
+package-test: package
+	@bash packaging/package-test.sh dist/scope_$(DEB_VERSION)_amd64.deb
+
+check-arm64: package
+	@bash packaging/check-arm64.sh dist/scope_$(DEB_VERSION)_arm64.deb
