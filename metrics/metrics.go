@@ -1,6 +1,6 @@
-// Package metrics keeps SCOPE's counters, gauges and latency histograms and writes them
-// in Prometheus' text exposition format, so an existing Prometheus scrapes a device (or
-// federates a fleet) without anything home-made in between. Names follow
+// Package metrics keeps SCOPE's counters, gauges and latency histograms in a Prometheus
+// registry (github.com/prometheus/client_golang), so that an existing Prometheus scrapes
+// a device, or federates a fleet, with nothing home-made in between. Names follow
 // <namespace>_<subsystem>_<unit>, for example scope_pose_latency_seconds.
 //
 // Histograms also keep a bounded window of recent samples, so `scope run` and
@@ -11,41 +11,72 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 )
 
 // Registry holds a process's metrics. Its zero value is not usable; call NewRegistry.
 type Registry struct {
-	mu      sync.Mutex
-	metrics []metric
-	byName  map[string]metric
-}
+	prom *prometheus.Registry
 
-type metric interface {
-	write(w io.Writer) error
+	mu     sync.Mutex
+	byName map[string]any
 }
 
 // NewRegistry returns an empty registry.
-func NewRegistry() *Registry { return &Registry{byName: map[string]metric{}} }
+func NewRegistry() *Registry {
+	return &Registry{prom: prometheus.NewRegistry(), byName: map[string]any{}}
+}
 
-// add registers m under name, or returns the metric already registered there, so that
-// a stage built again (a new conversation, a reloaded model) keeps counting into the
-// same series. The same name for two kinds of metric is a programming error.
-func (r *Registry) add(name string, m metric) metric {
+// RegisterProcess adds the process collector (resident memory, CPU, open files) and the
+// Go runtime collector (goroutines, heap, GC) under their standard names
+// (process_resident_memory_bytes, go_goroutines, ...). Calling it again does nothing.
+func (r *Registry) RegisterProcess() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.byName["\x00process"]; ok {
+		return
+	}
+	r.byName["\x00process"] = true
+	r.prom.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
+}
+
+// Prometheus is the underlying registry, for collectors of other packages.
+func (r *Registry) Prometheus() *prometheus.Registry { return r.prom }
+
+// Handler serves the registry in the Prometheus exposition formats (text, or protobuf
+// and OpenMetrics when the scraper asks for them).
+func (r *Registry) Handler() http.Handler {
+	return promhttp.HandlerFor(r.prom, promhttp.HandlerOpts{Registry: r.prom})
+}
+
+// add registers what make builds under name, or returns the metric already registered
+// there, so that a stage built again (a new conversation, a reloaded model) keeps
+// counting into the same series. The same name for two kinds of metric is a
+// programming error.
+func add[T any](r *Registry, name string, make func() (T, prometheus.Collector)) T {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if old, ok := r.byName[name]; ok {
-		if fmt.Sprintf("%T", old) != fmt.Sprintf("%T", m) {
-			panic(fmt.Sprintf("metrics: %s registered as %T and %T", name, old, m))
+		m, ok := old.(T)
+		if !ok {
+			var want T
+			panic(fmt.Sprintf("metrics: %s registered as %T and %T", name, old, want))
 		}
-		return old
+		return m
 	}
+	m, c := make()
+	r.prom.MustRegister(c)
 	r.byName[name] = m
-	r.metrics = append(r.metrics, m)
 	return m
 }
 
@@ -59,11 +90,13 @@ func (r *Registry) Lookup(name string) *Histogram {
 
 // WritePrometheus writes every metric in the text exposition format.
 func (r *Registry) WritePrometheus(w io.Writer) error {
-	r.mu.Lock()
-	ms := append([]metric(nil), r.metrics...)
-	r.mu.Unlock()
-	for _, m := range ms {
-		if err := m.write(w); err != nil {
+	mfs, err := r.prom.Gather()
+	if err != nil {
+		return err
+	}
+	enc := expfmt.NewEncoder(w, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
 			return err
 		}
 	}
@@ -72,49 +105,108 @@ func (r *Registry) WritePrometheus(w io.Writer) error {
 
 // Counter counts events.
 type Counter struct {
-	name, help string
-	v          atomic.Int64
+	c prometheus.Counter
+	v atomic.Int64
 }
 
 // Counter registers a counter.
 func (r *Registry) Counter(name, help string) *Counter {
-	return r.add(name, &Counter{name: name, help: help}).(*Counter)
+	return add(r, name, func() (*Counter, prometheus.Collector) {
+		c := &Counter{c: prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})}
+		return c, c.c
+	})
 }
 
 // Add adds n (n >= 0).
-func (c *Counter) Add(n int64) { c.v.Add(n) }
+func (c *Counter) Add(n int64) {
+	if n <= 0 {
+		return
+	}
+	c.v.Add(n)
+	c.c.Add(float64(n))
+}
 
 // Inc adds one.
-func (c *Counter) Inc() { c.v.Add(1) }
+func (c *Counter) Inc() { c.Add(1) }
 
 // Value is the count so far.
 func (c *Counter) Value() int64 { return c.v.Load() }
 
-func (c *Counter) write(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", c.name, c.help, c.name, c.name, c.v.Load())
-	return err
+// CounterVec is a family of counters told apart by label values, for example errors
+// by stage.
+type CounterVec struct {
+	vec *prometheus.CounterVec
+
+	mu       sync.Mutex
+	children map[string]*Counter
+}
+
+// CounterVec registers a counter family with the given label names.
+func (r *Registry) CounterVec(name, help string, labels ...string) *CounterVec {
+	return add(r, name, func() (*CounterVec, prometheus.Collector) {
+		v := &CounterVec{vec: prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels), children: map[string]*Counter{}}
+		return v, v.vec
+	})
+}
+
+// With returns the counter for these label values (in the order of the label names).
+func (v *CounterVec) With(values ...string) *Counter {
+	key := strings.Join(values, "\x00")
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	c := v.children[key]
+	if c == nil {
+		c = &Counter{c: v.vec.WithLabelValues(values...)}
+		v.children[key] = c
+	}
+	return c
 }
 
 // Gauge is a value that goes up and down.
 type Gauge struct {
-	name, help string
-	bits       atomic.Uint64
+	g    prometheus.Gauge
+	bits atomic.Uint64
 }
 
 // Gauge registers a gauge.
 func (r *Registry) Gauge(name, help string) *Gauge {
-	return r.add(name, &Gauge{name: name, help: help}).(*Gauge)
+	return add(r, name, func() (*Gauge, prometheus.Collector) {
+		g := &Gauge{g: prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help})}
+		return g, g.g
+	})
 }
 
 // Set sets the value.
-func (g *Gauge) Set(v float64) { g.bits.Store(math.Float64bits(v)) }
+func (g *Gauge) Set(v float64) {
+	g.bits.Store(math.Float64bits(v))
+	g.g.Set(v)
+}
 
 // Value is the current value.
 func (g *Gauge) Value() float64 { return math.Float64frombits(g.bits.Load()) }
 
-func (g *Gauge) write(w io.Writer) error {
-	_, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %g\n", g.name, g.help, g.name, g.name, g.Value())
-	return err
+// Info is a gauge family that holds one series at a time, set to 1, whose labels carry
+// the information (Prometheus' "info" pattern), for example
+// scope_bundle_info{version="0.2.0",hash="..."} 1.
+type Info struct {
+	vec *prometheus.GaugeVec
+	mu  sync.Mutex
+}
+
+// Info registers an info metric with the given label names.
+func (r *Registry) Info(name, help string, labels ...string) *Info {
+	return add(r, name, func() (*Info, prometheus.Collector) {
+		i := &Info{vec: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels)}
+		return i, i.vec
+	})
+}
+
+// Set replaces the series with one for these label values.
+func (i *Info) Set(values ...string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.vec.Reset()
+	i.vec.WithLabelValues(values...).Set(1)
 }
 
 // LatencyBuckets are upper bounds in seconds suited to per-frame and per-sentence work.
@@ -126,11 +218,9 @@ const window = 4096
 // Histogram records observations (seconds, for latencies) in cumulative buckets and
 // keeps the most recent ones for quantiles.
 type Histogram struct {
-	name, help string
-	bounds     []float64
+	h prometheus.Histogram
 
 	mu     sync.Mutex
-	counts []uint64 // per bucket, plus +Inf
 	sum    float64
 	n      uint64
 	recent []float64
@@ -143,14 +233,16 @@ func (r *Registry) Histogram(name, help string, bounds []float64) *Histogram {
 	if bounds == nil {
 		bounds = LatencyBuckets
 	}
-	return r.add(name, &Histogram{name: name, help: help, bounds: bounds, counts: make([]uint64, len(bounds)+1)}).(*Histogram)
+	return add(r, name, func() (*Histogram, prometheus.Collector) {
+		h := &Histogram{h: prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: help, Buckets: bounds})}
+		return h, h.h
+	})
 }
 
 // Observe records one value.
 func (h *Histogram) Observe(v float64) {
-	i := sort.SearchFloat64s(h.bounds, v)
+	h.h.Observe(v)
 	h.mu.Lock()
-	h.counts[i]++
 	h.sum += v
 	h.n++
 	if len(h.recent) < window {
@@ -201,21 +293,4 @@ func Quantile(sorted []float64, q float64) float64 {
 	lo := int(math.Floor(pos))
 	hi := int(math.Ceil(pos))
 	return sorted[lo] + (sorted[hi]-sorted[lo])*(pos-float64(lo))
-}
-
-func (h *Histogram) write(w io.Writer) error {
-	h.mu.Lock()
-	counts := append([]uint64(nil), h.counts...)
-	sum, n := h.sum, h.n
-	h.mu.Unlock()
-	var b strings.Builder
-	fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s histogram\n", h.name, h.help, h.name)
-	var cum uint64
-	for i, le := range h.bounds {
-		cum += counts[i]
-		fmt.Fprintf(&b, "%s_bucket{le=\"%g\"} %d\n", h.name, le, cum)
-	}
-	fmt.Fprintf(&b, "%s_bucket{le=\"+Inf\"} %d\n%s_sum %g\n%s_count %d\n", h.name, n, h.name, sum, h.name, n)
-	_, err := io.WriteString(w, b.String())
-	return err
 }

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"math"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -84,4 +85,39 @@ func TestSameNameIsTheSameSeries(t *testing.T) {
 		}
 	}()
 	r.Gauge("a_total", "a gauge now")
+}
+
+// The HTTP handler serves labelled families, the info pattern and, once registered, the
+// process and Go runtime collectors that a fleet's Prometheus reads RSS and goroutines from.
+func TestHandlerWithProcessCollectors(t *testing.T) {
+	r := NewRegistry()
+	r.RegisterProcess()
+	r.RegisterProcess() // twice is fine
+	errs := r.CounterVec("scope_errors_total", "Errors by stage.", "stage")
+	errs.With("translate").Inc()
+	errs.With("translate").Inc()
+	errs.With("store").Inc()
+	if errs.With("translate").Value() != 2 {
+		t.Fatal("labelled counter lost its count")
+	}
+	info := r.Info("scope_bundle_info", "The running bundle.", "version", "hash")
+	info.Set("0.1.0", "aaa")
+	info.Set("0.2.0", "bbb")
+	rec := httptest.NewRecorder()
+	r.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`scope_errors_total{stage="translate"} 2`,
+		`scope_errors_total{stage="store"} 1`,
+		`scope_bundle_info{hash="bbb",version="0.2.0"} 1`,
+		"process_resident_memory_bytes ",
+		"go_goroutines ",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `version="0.1.0"`) {
+		t.Error("the info metric kept the old bundle's series")
+	}
 }
