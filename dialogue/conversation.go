@@ -41,6 +41,33 @@ type Conversation struct {
 	LastActivity time.Time `json:"last_activity"`
 	// Turns is how many turns it has.
 	Turns int `json:"turns"`
+	// Ended is when it ended (zero while it is open) and EndReason why: "ended" (by a
+	// person, through the API or the page), "idle" (no signing or reply for the idle
+	// timeout), "shutdown" (the daemon stopped), "replaced" (a new one started).
+	// Added in schema 2.
+	Ended     time.Time `json:"ended,omitzero"`
+	EndReason string    `json:"end_reason,omitempty"`
+}
+
+// Open reports whether the conversation has not ended.
+func (c Conversation) Open() bool { return c.Ended.IsZero() }
+
+// EndConversation records that a conversation ended now, for reason. Ending one that
+// has already ended keeps the first end.
+func (s *Store) EndConversation(ctx context.Context, id ConversationID, reason string) (Conversation, error) {
+	var c Conversation
+	err := s.update(ctx, "ending conversation "+id.String(), func(tx *bolt.Tx) error {
+		var err error
+		if c, err = getConversation(tx, id); err != nil {
+			return err
+		}
+		if !c.Open() {
+			return nil
+		}
+		c.Ended, c.EndReason = s.now().UTC(), reason
+		return putConversation(tx, c)
+	})
+	return c, err
 }
 
 // StartConversation creates a conversation that starts now.

@@ -50,10 +50,20 @@ file with zeros and removing it.
 
 # Schema
 
-The file records its schema version. Open runs the pending migrations, each in the same
-transaction as the version bump, and refuses a file from a newer scope
+The file records its schema version. Open runs the pending migrations (the ordered list
+in schema.go: append a step, never edit one), each in the same transaction as the
+version bump, and refuses a file from a newer scope
 (ErrSchemaTooNew), another program's bbolt file, a truncated file or a file that is not
 bbolt at all (ErrNotStore), with the path and what to do in the message.
+
+Schema 2 added, as JSON fields that are omitted when empty: on a turn, the Bundle that
+produced it (version and content hash; migration 2 moves schema 1's model_version into
+it), the confidence gate's Confidence and name, Unsure with its Alternatives and the
+signer's answer (Confirmed or Rejected), and InterpreterRequest; on a conversation, when
+and why it Ended (migration 2 ends schema 1's conversations at their last activity).
+ContextWindow leaves out turns that are not dialogue (Turn.IsContext): unconfirmed or
+rejected sentences and interpreter requests. A developer who adds a turn field adds it
+the same way, with a migration step when old records need a value other than empty.
 
 # Caveats
 

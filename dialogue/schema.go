@@ -3,13 +3,15 @@ package dialogue
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// The file's layout (schema version 1). Keys are big-endian so that bbolt's byte order
+// The file's layout (schema version 2; version 1 had the same buckets, without the
+// fields that migration 2 describes). Keys are big-endian so that bbolt's byte order
 // is numeric order.
 //
 //	meta        "schema" -> uint32 schema version
@@ -50,6 +52,86 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{2, "turns record their bundle; conversations record their end", migrateBundleAndEnd},
+}
+
+// migrateBundleAndEnd moves schema 1's model_version of each turn into bundle.version
+// (the hash was not recorded then, so it stays empty), and marks every conversation of
+// schema 1 as ended at its last activity: schema 1 had no end, and no process is running
+// them while the file is being migrated. Fields added in schema 2 that old records lack
+// (unsure, alternatives, confirmed, ...) read as empty and need no step.
+func migrateBundleAndEnd(tx *bolt.Tx) error {
+	turns := tx.Bucket(bucketTurns)
+	err := turns.ForEachBucket(func(conv []byte) error {
+		tb := turns.Bucket(conv)
+		type kv struct{ k, v []byte }
+		var changed []kv
+		err := tb.ForEach(func(k, v []byte) error {
+			var raw map[string]json.RawMessage
+			if err := json.Unmarshal(v, &raw); err != nil {
+				return fmt.Errorf("%w: turn %x of conversation %x: %v", ErrCorrupt, k, conv, err)
+			}
+			mv, ok := raw["model_version"]
+			if !ok {
+				return nil
+			}
+			var version string
+			if err := json.Unmarshal(mv, &version); err != nil {
+				return fmt.Errorf("%w: turn %x of conversation %x: model_version: %v", ErrCorrupt, k, conv, err)
+			}
+			delete(raw, "model_version")
+			if _, has := raw["bundle"]; !has && version != "" {
+				b, _ := json.Marshal(BundleRef{Version: version})
+				raw["bundle"] = b
+			}
+			nv, err := json.Marshal(raw)
+			if err != nil {
+				return err
+			}
+			changed = append(changed, kv{append([]byte(nil), k...), nv})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, c := range changed {
+			if err := tb.Put(c.k, c.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	convs := tx.Bucket(bucketConvs)
+	type kv struct{ k, v []byte }
+	var ended []kv
+	err = convs.ForEach(func(k, v []byte) error {
+		c, err := decodeConversation(k, v)
+		if err != nil {
+			return err
+		}
+		if !c.Open() {
+			return nil
+		}
+		c.Ended, c.EndReason = c.LastActivity, "before schema 2"
+		nv, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		ended = append(ended, kv{append([]byte(nil), k...), nv})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range ended {
+		if err := convs.Put(c.k, c.v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SchemaVersion is the schema this build writes.

@@ -44,8 +44,45 @@ type Turn struct {
 	// Start and End bound the utterance (capture timestamps). Zero means "now".
 	Start time.Time `json:"start"`
 	End   time.Time `json:"end"`
-	// ModelVersion is the model bundle version that produced the turn.
+	// ModelVersion is what schema 1 recorded: the recogniser's name@version. Schema 2
+	// moved it into Bundle.Version (migration 2); new turns leave it empty.
 	ModelVersion string `json:"model_version,omitempty"`
+
+	// Fields added in schema 2 (see migrations in schema.go). Each is omitted when
+	// empty, so a turn that does not use one reads and writes as before.
+
+	// Bundle is the model bundle (version and content hash) that produced a signer
+	// turn, so that every sentence can be traced to the models behind it.
+	Bundle *BundleRef `json:"bundle,omitempty"`
+	// Confidence is the confidence gate's score for the sentence, in [0, 1].
+	Confidence float64 `json:"confidence,omitempty"`
+	// Gate names the confidence gate that decided (its Name()).
+	Gate string `json:"gate,omitempty"`
+	// Unsure: the gate was not sure; the sentence went to the signer's confirm step with
+	// Alternatives (at most three) and was not shown to the hearing side as fact.
+	Unsure       bool     `json:"unsure,omitempty"`
+	Alternatives []string `json:"alternatives,omitempty"`
+	// Confirmed: the signer confirmed an unsure sentence (Text is then what they chose).
+	// Rejected: the signer asked to sign it again; the turn stays on record but is no
+	// longer context.
+	Confirmed bool `json:"confirmed,omitempty"`
+	Rejected  bool `json:"rejected,omitempty"`
+	// InterpreterRequest marks the turn that records a request for a human interpreter
+	// (Speaker says from whose side it came). It is not context.
+	InterpreterRequest bool `json:"interpreter_request,omitempty"`
+}
+
+// BundleRef names a model bundle: its version and the hash of its contents.
+type BundleRef struct {
+	Version string `json:"version"`
+	Hash    string `json:"hash,omitempty"`
+}
+
+// IsContext reports whether the turn is part of the dialogue the stages read as
+// context: not a sentence the signer rejected or has not confirmed yet, and not a
+// request for an interpreter.
+func (t Turn) IsContext() bool {
+	return !t.Rejected && !t.InterpreterRequest && (!t.Unsure || t.Confirmed)
 }
 
 func (t Turn) validate() error {
@@ -121,6 +158,34 @@ func (s *Store) AppendTurn(ctx context.Context, t Turn) (Turn, error) {
 	return t, nil
 }
 
+// UpdateTurn replaces the stored turn t.Conversation/t.Seq with t, for the confirm step
+// (Confirmed, Rejected, the chosen Text). Speaker, Start and End stay as stored.
+func (s *Store) UpdateTurn(ctx context.Context, t Turn) error {
+	if err := t.validate(); err != nil {
+		return fmt.Errorf("updating turn %d of conversation %d: %w", t.Seq, t.Conversation, err)
+	}
+	return s.update(ctx, fmt.Sprintf("updating turn %d of conversation %d", t.Seq, t.Conversation), func(tx *bolt.Tx) error {
+		tb, err := turnsBucket(tx, t.Conversation)
+		if err != nil {
+			return err
+		}
+		old := tb.Get(u64(t.Seq))
+		if old == nil {
+			return fmt.Errorf("turn %d of conversation %d: %w", t.Seq, t.Conversation, ErrNotFound)
+		}
+		was, err := decodeTurn(t.Conversation, u64(t.Seq), old)
+		if err != nil {
+			return err
+		}
+		t.Speaker, t.Start, t.End = was.Speaker, was.Start, was.End
+		v, err := json.Marshal(t)
+		if err != nil {
+			return err
+		}
+		return tb.Put(u64(t.Seq), v)
+	})
+}
+
 // Turns returns every turn of a conversation, oldest first.
 func (s *Store) Turns(ctx context.Context, id ConversationID) ([]Turn, error) {
 	var out []Turn
@@ -142,7 +207,7 @@ func (s *Store) Turns(ctx context.Context, id ConversationID) ([]Turn, error) {
 }
 
 // ContextWindow returns the latest turns of a conversation that the recogniser and
-// translator read as context, oldest first: at most maxTurns turns whose texts count
+// translator read as context (Turn.IsContext), oldest first: at most maxTurns turns whose texts count
 // at most maxTokens tokens together by tokenCount. Turns are taken from the newest
 // backwards, so when a limit is reached it is the oldest that are left out; the window
 // stops at the first turn that does not fit, so it never has gaps. maxTurns <= 0 or
@@ -169,6 +234,9 @@ func (s *Store) ContextWindow(ctx context.Context, id ConversationID, maxTurns, 
 			t, err := decodeTurn(id, k, v)
 			if err != nil {
 				return err
+			}
+			if !t.IsContext() {
+				continue
 			}
 			if maxTokens > 0 {
 				tokens += tokenCount(t.Text)
