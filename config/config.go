@@ -132,6 +132,9 @@ type Daemon struct {
 	Token   string `yaml:"token" secret:"true"`
 	TLSCert string `yaml:"tls_cert"`
 	TLSKey  string `yaml:"tls_key"`
+	// IdleTimeout ends a conversation after this long without signing or a reply;
+	// 0 keeps it open until it is ended.
+	IdleTimeout Duration `yaml:"idle_timeout"`
 }
 
 // OTA configures signed model updates (package ota; README "Model updates (OTA)").
@@ -182,7 +185,7 @@ func Default() Config {
 		SLT:      SLT{LoRAScale: 1, MaxTokens: 48, ContextTokens: 256},
 		Dialogue: Dialogue{Retention: Duration(30 * 24 * time.Hour), ContextTurns: 6, ContextTokens: 256},
 		Edge:     Edge{Provider: "auto"},
-		Daemon:   Daemon{Listen: "127.0.0.1:8580"},
+		Daemon:   Daemon{Listen: "127.0.0.1:8580", IdleTimeout: Duration(3 * time.Minute)},
 		OTA:      OTA{Poll: Duration(time.Hour), Clock: "system", MaxBundleMB: 4096, ProbationSentences: 10},
 		Log:      Log{Level: "info"},
 	}
@@ -503,6 +506,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Daemon.Token == Redacted {
 		bad("daemon.token", "is the placeholder `scope config print` shows in place of the token; write the real token (or set SCOPE_DAEMON_TOKEN)")
+	}
+	if c.Daemon.IdleTimeout < 0 {
+		bad("daemon.idle_timeout", "must be 0 (never) or a positive duration, got %s", c.Daemon.IdleTimeout)
 	}
 	if (c.Daemon.TLSCert == "") != (c.Daemon.TLSKey == "") {
 		bad("daemon.tls_cert/tls_key", "set both or neither")

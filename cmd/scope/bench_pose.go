@@ -14,6 +14,8 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"scope/capture"
+	"scope/daemon/keypoints"
 	"scope/internal/assets"
 	"scope/models/pose"
 	"scope/models/pose/refcheck"
@@ -184,28 +186,26 @@ func benchPoseOurs(ctx context.Context, a *app, frames []gocv.Mat, c, hand strin
 	detections := 0
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	in := make(chan pose.Input)
+	in := make(chan capture.Frame)
 	go func() {
 		defer close(in)
 		for i, m := range frames {
+			x := capture.Frame{Seq: int64(i), PTS: time.Duration(i+1) * 33333 * time.Microsecond, Wall: time.Now(), Mat: m.Clone()}
 			select {
-			case in <- pose.Input{Seq: int64(i), PTS: time.Duration(i+1) * 33333 * time.Microsecond, Mat: m.Clone()}:
+			case in <- x:
 			case <-sctx.Done():
+				x.Close()
 				return
 			}
 		}
 	}()
 	cpu0 := processCPU()
 	start := time.Now()
-	var firstErr error
-	for r := range p.Stream(sctx, in) {
-		if r.Err != nil || firstErr != nil {
-			// Stop, but let the stream drain before the models close.
-			if firstErr == nil {
-				firstErr = r.Err
-			}
-			cancel()
-			continue
+	// keypoints.Run is the capture -> pose loop every command shares; it returns after the
+	// stream has drained, so the models are idle before p.Close.
+	firstErr := keypoints.Run(sctx, in, p, keypoints.Options{}, func(r keypoints.Result) error {
+		if r.Err != nil {
+			return r.Err
 		}
 		f := r.Frame
 		t := f.Timing
@@ -227,7 +227,10 @@ func benchPoseOurs(ctx context.Context, a *app, frames []gocv.Mat, c, hand strin
 				present[k]++
 			}
 		}
-	}
+		return nil
+	})
+	cancel()
+	keypoints.Discard(in)
 	if firstErr == nil {
 		firstErr = ctx.Err()
 	}

@@ -13,6 +13,7 @@ import (
 
 	"scope/config"
 	"scope/dialogue"
+	"scope/models/bundle"
 )
 
 func cmdConversations(ctx context.Context, a *app, args []string) error {
@@ -139,8 +140,21 @@ func cmdConversationsShow(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintf(a.stdout, "conversation %d  device %s  domain %s  started %s  turns %d\n", c.ID, orDash(c.Device), orDash(c.Domain), stamp(c.Started), c.Turns)
 	for _, t := range turns {
 		model := ""
-		if t.ModelVersion != "" {
+		switch {
+		case t.Bundle != nil:
+			model = "  [bundle " + t.Bundle.Version + " " + bundle.ShortHash(t.Bundle.Hash) + "]"
+		case t.ModelVersion != "":
 			model = "  [model " + t.ModelVersion + "]"
+		}
+		switch {
+		case t.InterpreterRequest:
+			model += "  [interpreter requested]"
+		case t.Unsure && t.Confirmed:
+			model += "  [confirmed by the signer]"
+		case t.Unsure && t.Rejected:
+			model += "  [rejected: signed again]"
+		case t.Unsure:
+			model += "  [unsure, not confirmed]"
 		}
 		fmt.Fprintf(a.stdout, "#%-3d %s  %-7s  %s%s\n", t.Seq, t.End.Local().Format("15:04:05"), t.Speaker, t.Text, model)
 		if len(t.Hypotheses) > 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"scope/capture"
+	"scope/daemon/keypoints"
 	"scope/dataset"
 	"scope/models/pose"
 	"scope/models/poseformat"
@@ -216,10 +217,14 @@ func (v *videoExtractor) extract(ctx context.Context, video string) (*poseformat
 		return nil, err
 	}
 	defer src.Close()
-	frames, err := src.Start(ctx)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	frames, err := src.Start(sctx)
 	if err != nil {
 		return nil, err
 	}
+	defer keypoints.Discard(frames)
+	defer cancel() // runs before Discard: the source stops, then its frames are released
 	fps := src.FPS()
 	if fps <= 0 {
 		fps = 30
@@ -229,23 +234,26 @@ func (v *videoExtractor) extract(ctx context.Context, video string) (*poseformat
 		conf          [][pose.NumPoints]float32
 		width, height int
 	)
-	for fr := range frames {
-		f, err := v.p.Process(ctx, fr.Mat, fr.PTS)
-		fr.Close()
+	err = keypoints.Run(sctx, frames, v.p, keypoints.Options{}, func(r keypoints.Result) error {
+		f, err := r.Frame, r.Err
 		if errors.Is(err, pose.ErrEmptyImage) {
-			continue
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("frame %d: %w", fr.Seq, err)
+			return fmt.Errorf("frame %d: %w", r.Seq, err)
 		}
 		if width == 0 {
 			width, height = f.Width, f.Height
 		}
 		if f.Width != width || f.Height != height {
-			return nil, fmt.Errorf("frame %d is %dx%d, earlier frames %dx%d", fr.Seq, f.Width, f.Height, width, height)
+			return fmt.Errorf("frame %d is %dx%d, earlier frames %dx%d", r.Seq, f.Width, f.Height, width, height)
 		}
 		points = append(points, f.Points)
 		conf = append(conf, f.Visibility)
+		return nil
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return nil, err
 	}
 	if err := src.Err(); err != nil {
 		return nil, err

@@ -24,6 +24,8 @@ type app struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
+	// level is log's level; commands that read the configuration set it from log.level.
+	level *slog.LevelVar
 }
 
 type command struct {
@@ -120,11 +122,8 @@ func signalExitCode(s os.Signal) int {
 var errUsage = errors.New("run with --help for usage")
 
 func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	a := &app{
-		stdout: stdout,
-		stderr: stderr,
-		log:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
-	}
+	a := &app{stdout: stdout, stderr: stderr, level: new(slog.LevelVar)}
+	a.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: a.level}))
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
 			return runMain(ctx, []string{args[1], "--help"}, stdout, stderr)

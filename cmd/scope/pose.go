@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"gocv.io/x/gocv"
 
 	"scope/capture"
+	"scope/daemon/keypoints"
 	"scope/models/pose"
 	"scope/models/poseformat"
 )
@@ -54,10 +54,14 @@ func cmdPose(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer src.Close()
-	frames, err := src.Start(ctx)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	frames, err := src.Start(sctx)
 	if err != nil {
 		return err
 	}
+	defer keypoints.Discard(frames)
+	defer cancel() // runs before Discard: the source stops, then its frames are released
 	fps := src.FPS()
 	if fps <= 0 {
 		fps = 30
@@ -76,63 +80,17 @@ func cmdPose(ctx context.Context, a *app, args []string) error {
 			writer.Close()
 		}
 	}()
-	// The pipeline owns what it is given; with an overlay we keep the original to draw on
-	// and hand over a copy. Results come back in order, so a queue pairs them up.
-	var (
-		keepMu sync.Mutex
-		keep   []gocv.Mat
-	)
-	defer func() {
-		keepMu.Lock()
-		for _, m := range keep {
-			m.Close()
-		}
-		keepMu.Unlock()
-	}()
-	in := make(chan pose.Input)
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		defer close(in)
-		for fr := range frames {
-			x := pose.Input{Seq: fr.Seq, PTS: fr.PTS, Mat: fr.Mat}
-			if *overlay != "" {
-				x.Mat = fr.Mat.Clone()
-				keepMu.Lock()
-				keep = append(keep, fr.Mat)
-				keepMu.Unlock()
-			}
-			select {
-			case in <- x:
-			case <-sctx.Done():
-				x.Mat.Close()
-				return
-			}
-		}
-	}()
 	started := time.Now()
-	results := p.Stream(sctx, in)
-	defer func() {
-		// On an early return the pipeline may still be busy: stop it and wait, so that
-		// its models are idle before p.Close.
-		cancel()
-		for r := range results {
-			_ = r
-		}
-	}()
-	for r := range results {
+	// keypoints.Run returns after the pose stream has drained, so p.Close (deferred
+	// above) never closes a model that is still running.
+	err = keypoints.Run(sctx, frames, p, keypoints.Options{KeepImage: *overlay != ""}, func(r keypoints.Result) error {
+		shown := r.Image
+		defer shown.Close()
 		f, err := r.Frame, r.Err
-		var shown gocv.Mat
-		if *overlay != "" {
-			keepMu.Lock()
-			shown, keep = keep[0], keep[1:]
-			keepMu.Unlock()
-		}
 		if err != nil {
-			shown.Close()
 			if errors.Is(err, pose.ErrEmptyImage) {
 				a.log.Warn("skipping empty frame", "seq", r.Seq)
-				continue
+				return nil
 			}
 			return fmt.Errorf("%s frame %d: %w", *input, r.Seq, err)
 		}
@@ -140,7 +98,6 @@ func cmdPose(ctx context.Context, a *app, args []string) error {
 			width, height = f.Width, f.Height
 		}
 		if f.Width != width || f.Height != height {
-			shown.Close()
 			return fmt.Errorf("%s frame %d is %dx%d, earlier frames %dx%d: a .pose file holds one size", *input, r.Seq, f.Width, f.Height, width, height)
 		}
 		points = append(points, f.Points)
@@ -155,14 +112,11 @@ func cmdPose(ctx context.Context, a *app, args []string) error {
 			if writer == nil {
 				writer, err = gocv.VideoWriterFile(*overlay, fourcc(*overlay), fps, width, height, true)
 				if err != nil {
-					shown.Close()
 					return fmt.Errorf("--overlay %s: %w", *overlay, err)
 				}
 			}
 			pose.Draw(&shown, f)
-			err := writer.Write(shown)
-			shown.Close()
-			if err != nil {
+			if err := writer.Write(shown); err != nil {
 				return fmt.Errorf("--overlay %s: %w", *overlay, err)
 			}
 		}
@@ -170,6 +124,10 @@ func cmdPose(ctx context.Context, a *app, args []string) error {
 			a.log.Info("pose", "frames", len(points), "fps", fmt.Sprintf("%.1f", float64(len(points))/time.Since(started).Seconds()))
 			lastLog = time.Now()
 		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
 	}
 	if err := src.Err(); err != nil {
 		return err

@@ -207,6 +207,9 @@ func NewSessionFromBytes(name string, data []byte, opt SessionOptions) (*Session
 	if err := so.AddSessionConfigEntry("session.x64quantprecision", "1"); err != nil {
 		return nil, fmt.Errorf("model %s: session options: %w", name, err)
 	}
+	if opt.Provider == "" {
+		opt.Provider = DefaultProvider()
+	}
 	if err := appendProvider(so, opt.Provider); err != nil {
 		return nil, fmt.Errorf("model %s: %w", name, err)
 	}

@@ -3,6 +3,7 @@ package slr
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"scope/models/bundle"
 )
@@ -18,9 +19,13 @@ const (
 
 // Frame is one frame of keypoints in the Holistic layout: x, y (pixels, or any units equal
 // on both axes), z, and a confidence per point (0 = not found).
+//
+// PTS is the frame's capture time. The recogniser does not read it; the segmenter keeps
+// it with the frame, so that a Segment carries its own start and end times.
 type Frame struct {
 	Points [NumPoints][3]float32
 	Conf   [NumPoints]float32
+	PTS    time.Duration
 }
 
 // Features computes the standardised feature matrix [len(frames)][spec.Dim], row-major,

@@ -1,6 +1,9 @@
 package slr
 
-import "math"
+import (
+	"math"
+	"time"
+)
 
 // SegmenterConfig tunes sentence segmentation. Distances are in shoulder widths, so they
 // hold for any camera distance.
@@ -32,6 +35,14 @@ func DefaultSegmenterConfig(fps float64) SegmenterConfig {
 type Segment struct {
 	Frames     []Frame
 	Start, End int
+}
+
+// Times returns the capture times (Frame.PTS) of the segment's first and last frames.
+func (s Segment) Times() (start, end time.Duration) {
+	if len(s.Frames) == 0 {
+		return 0, 0
+	}
+	return s.Frames[0].PTS, s.Frames[len(s.Frames)-1].PTS
 }
 
 // Segmenter splits a live stream of frames into sentences from hand motion and the rest
@@ -176,6 +187,9 @@ func (s *Segmenter) Push(f Frame) (Segment, bool) {
 	}
 	return Segment{}, false
 }
+
+// Open reports whether a segment is open: signing started and has not ended yet.
+func (s *Segmenter) Open() bool { return s.open }
 
 // Flush closes an open segment at the end of the stream.
 func (s *Segmenter) Flush() (Segment, bool) {

@@ -203,6 +203,9 @@ func (t *Translator) Domains() []string {
 func (t *Translator) SetDomain(domain string, scale float32) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if t.ctx == nil {
+		return errors.New("slt: translator is closed")
+	}
 	if domain == "" {
 		t.ctx.ClearAdapters()
 		t.domain, t.scale = "", 0
