@@ -17,9 +17,9 @@
 //     from the pose (Holistic's rule).
 //  4. Face: BlazeFace (face_detection_short_range) in the box of the pose's face points,
 //     or the previous frame's face while it stays close; then face_landmark: 468 points.
-//  5. Normalisation: origin between the shoulders, unit the distance between the eye
-//     centres (centroids of each eye's contour in the face mesh), or the shoulder width
-//     when there is no face; Frame.ScaleFrom says which.
+//  5. Scale: the distance between the eye centres (centroids of each eye's contour in
+//     the face mesh), or the shoulder width when there is no face; Frame.ScaleFrom says
+//     which. The recogniser normalises its own features from the points.
 //
 // Frames enter as gocv.Mat (BGR) with their presentation time, through Process (one at a
 // time; the face and both hands run side by side) or Stream (a channel; the next frame's

@@ -15,49 +15,24 @@ const (
 	rightShoulder = 12
 )
 
-// normalize fills f.Norm, f.Scale and f.ScaleFrom: the origin is the midpoint of the
-// shoulders, the unit the distance between the eye centres when the face is present (the
-// shoulder width otherwise), so that signers near and far from the camera give the same
-// numbers.
+// normalize fills f.Scale and f.ScaleFrom: the distance between the eye centres when the
+// face is present (the shoulder width otherwise), the unit that makes signers near and far
+// from the camera comparable.
 func normalize(f *Frame) {
 	if !f.Present[PartPose] {
 		return
 	}
 	ls, rs := f.Points[PoseOffset+leftShoulder], f.Points[PoseOffset+rightShoulder]
-	ox, oy := (float64(ls[0])+float64(rs[0]))/2, (float64(ls[1])+float64(rs[1]))/2
-	scale := 0.0
 	if f.Present[PartFace] {
 		lx, ly := centroid(f, leftEyeContour)
 		rx, ry := centroid(f, rightEyeContour)
 		if d := math.Hypot(lx-rx, ly-ry); d >= 1 {
-			scale, f.ScaleFrom = d, ScaleEyes
+			f.Scale, f.ScaleFrom = float32(d), ScaleEyes
+			return
 		}
 	}
-	if scale == 0 {
-		if d := math.Hypot(float64(ls[0]-rs[0]), float64(ls[1]-rs[1])); d >= 1 {
-			scale, f.ScaleFrom = d, ScaleShoulders
-		}
-	}
-	if scale == 0 {
-		return // a degenerate pose: no usable unit
-	}
-	f.Scale = float32(scale)
-	zscale := float64(f.Width) / scale
-	for part, r := range [][2]int{
-		{PoseOffset, NumPosePoints}, {FaceOffset, NumFacePoints},
-		{LeftHandOffset, NumHandPoints}, {RightHandOffset, NumHandPoints},
-	} {
-		if !f.Present[part] {
-			continue
-		}
-		for i := r[0]; i < r[0]+r[1]; i++ {
-			q := f.Points[i]
-			f.Norm[i] = [3]float32{
-				float32((float64(q[0]) - ox) / scale),
-				float32((float64(q[1]) - oy) / scale),
-				float32(float64(q[2]) * zscale),
-			}
-		}
+	if d := math.Hypot(float64(ls[0]-rs[0]), float64(ls[1]-rs[1])); d >= 1 {
+		f.Scale, f.ScaleFrom = float32(d), ScaleShoulders
 	}
 }
 

@@ -56,11 +56,12 @@ type Frame struct {
 	Present    [4]bool // PartPose, PartFace, PartLeftHand, PartRightHand
 	// World: the pose in metres around the hips (MediaPipe's world landmarks).
 	World [NumPosePoints][3]float32
-	// Norm: Points with the origin between the shoulders, divided by Scale (z converted
-	// to pixels first). Zero when the pose is absent.
-	Norm      [NumPoints][3]float32
-	Scale     float32 // pixels; 0 when the pose is absent
-	ScaleFrom string  // ScaleEyes, ScaleShoulders, or "" when the pose is absent
+	// Scale is the person's size in the image: the distance between the eye centres, or
+	// the shoulder width without a face (pixels; 0 when the pose is absent). The
+	// recogniser normalises its own features (by the shoulders for the body, by each
+	// hand's size for its shape), so no normalised copy of the points is kept.
+	Scale     float32
+	ScaleFrom string // ScaleEyes, ScaleShoulders, or "" when the pose is absent
 	// Handedness is the hand model's own handedness output (the score of MediaPipe's
 	// "Left" label) for the left and right hand slots, 0 when absent. Holistic does not use
 	// it: the slots come from the pose, which is more reliable (on messi5.jpg the model

@@ -65,7 +65,7 @@ func TestStreamEqualsProcess(t *testing.T) {
 			if r.Seq != int64(i) {
 				t.Fatalf("threads %d: result %d has seq %d", threads, i, r.Seq)
 			}
-			if r.Frame.Present != want[i].Present || r.Frame.Points != want[i].Points || r.Frame.Norm != want[i].Norm {
+			if r.Frame.Present != want[i].Present || r.Frame.Points != want[i].Points || r.Frame.Scale != want[i].Scale {
 				t.Errorf("threads %d, frame %d: Stream differs from Process (parts %v vs %v)", threads, i, r.Frame.Present, want[i].Present)
 			}
 			i++
