@@ -71,8 +71,9 @@ build: setup
 	@echo "==> go build ./cmd/scope (the first build compiles llama.cpp: 6-10 minutes on 2 cores)"
 	$(CGO_ENV) $(GO) build -ldflags "$(LDFLAGS)" -o bin/scope ./cmd/scope
 
+# The daemon on the built-in demo: prints the page's address and each sentence; Ctrl-C stops it.
 run: build
-	./bin/scope run
+	./bin/scope serve
 
 test: setup test-go test-python
 

@@ -3,6 +3,7 @@ module scope
 go 1.26.8
 
 require (
+	github.com/coder/websocket v1.8.14
 	github.com/google/flatbuffers v25.12.19+incompatible
 	github.com/ollama/ollama v0.17.4
 	github.com/prometheus/client_golang v1.23.2

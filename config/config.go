@@ -554,10 +554,13 @@ func (c Config) YAML() ([]byte, error) {
 }
 
 // DataDir is where SCOPE keeps its state (the dialogue store, OTA slots):
-// $SCOPE_DATA_DIR, else $XDG_DATA_HOME/scope, else ~/.local/share/scope.
+// $SCOPE_DATA_DIR, else $SCOPE_HOME/data, else $XDG_DATA_HOME/scope, else ~/.local/share/scope.
 func DataDir() string {
 	if d := os.Getenv("SCOPE_DATA_DIR"); d != "" {
 		return d
+	}
+	if d := os.Getenv("SCOPE_HOME"); d != "" {
+		return filepath.Join(d, "data")
 	}
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
 		return filepath.Join(d, "scope")

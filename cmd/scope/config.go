@@ -7,11 +7,17 @@ import (
 	"os"
 
 	"scope/config"
+	"scope/internal/assets"
 )
 
-// configFlag adds --config to fs; the default comes from $SCOPE_CONFIG.
+// configFlag adds --config to fs; the default comes from $SCOPE_CONFIG, else the
+// installed file ($SCOPE_HOME/scope.yaml or /etc/scope/scope.yaml, when present).
 func configFlag(fs *flag.FlagSet) *string {
-	return fs.String("config", os.Getenv("SCOPE_CONFIG"), "YAML configuration file (default $SCOPE_CONFIG; none: built-in defaults)")
+	def := os.Getenv("SCOPE_CONFIG")
+	if def == "" {
+		def = assets.ConfigFile()
+	}
+	return fs.String("config", def, "YAML configuration file (default $SCOPE_CONFIG, else $SCOPE_HOME/scope.yaml or /etc/scope/scope.yaml when present; none: built-in defaults)")
 }
 
 func cmdConfig(ctx context.Context, a *app, args []string) error {

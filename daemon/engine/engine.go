@@ -39,7 +39,6 @@ import (
 	"scope/daemon/pipeline"
 	"scope/dialogue"
 	"scope/edge"
-	"scope/internal/assets"
 	"scope/metrics"
 	"scope/models/pose"
 	"scope/models/runtime"
@@ -178,14 +177,9 @@ func New(cfg Config) (_ *Engine, err error) {
 			e.release()
 		}
 	}()
-	// One owner loads ONNX Runtime, from the configuration, before any model.
-	lib := c.Runtime.ONNXRuntimeLibrary
-	if lib == "" {
-		if p, err := assets.ONNXRuntimeLibrary(); err == nil {
-			lib = p
-		}
-	}
-	if err := runtime.Init(lib); err != nil {
+	// One owner loads ONNX Runtime, from the configuration, before any model ("" keeps
+	// what is loaded, or finds the installed or cached library).
+	if err := runtime.Init(c.Runtime.ONNXRuntimeLibrary); err != nil {
 		return nil, err
 	}
 	if e.provider, err = edge.ChooseProvider(c.Edge.Provider, e.device, runtime.HasGPU()); err != nil {

@@ -11,6 +11,7 @@ import (
 	"scope/capture"
 	"scope/daemon/events"
 	"scope/daemon/keypoints"
+	"scope/internal/assets"
 	"scope/dialogue"
 	"scope/models/pose"
 	"scope/models/slr"
@@ -496,6 +497,11 @@ func (e *Engine) posePipeline(static bool) (*pose.Pipeline, error) {
 	}
 	if o.ModelDir == "" && e.cur != nil && e.cur.pose != nil {
 		o.ModelDir, o.Complexity, o.HandModel = e.cur.pose.dir, e.cur.pose.complexity, e.cur.pose.handModel
+	}
+	if o.ModelDir == "" {
+		if d, err := assets.Lib("onnx"); err == nil {
+			o.ModelDir = d // installed (/usr/lib/scope/onnx) or the cache's converted models
+		}
 	}
 	p, err := pose.New(o)
 	if err != nil {

@@ -244,6 +244,9 @@ func (p *Pipeline) addTurn(ctx context.Context, conv Conversation, t dialogue.Tu
 	}
 	p.convMu.Lock()
 	if p.conv != nil && p.conv.ID == conv.ID && p.conv.Started.Equal(conv.Started) {
+		if !stored {
+			t.Seq = uint64(len(p.turns) + 1) // numbered in memory as the store would
+		}
 		p.turns = append(p.turns, memTurn{turn: t, sentence: sentence, stored: stored})
 	}
 	p.convMu.Unlock()
@@ -329,4 +332,18 @@ func bundleRef(b *dialogue.BundleRef) *events.BundleRef {
 		return nil
 	}
 	return &events.BundleRef{Version: b.Version, Hash: b.Hash}
+}
+
+// Turns returns the open conversation's turns as kept in memory (what the page shows
+// when the store has not recorded them), oldest first, with the sentence number of each
+// signer turn (0 for the others).
+func (p *Pipeline) Turns() ([]dialogue.Turn, []int) {
+	p.convMu.Lock()
+	defer p.convMu.Unlock()
+	ts := make([]dialogue.Turn, len(p.turns))
+	ns := make([]int, len(p.turns))
+	for i, m := range p.turns {
+		ts[i], ns[i] = m.turn, m.sentence
+	}
+	return ts, ns
 }
