@@ -37,7 +37,7 @@ case "$host/$arch" in
 esac
 
 command -v aarch64-linux-gnu-gcc >/dev/null || die "aarch64-linux-gnu-gcc is missing: run packaging/setup-arm64.sh (make setup-arm64)"
-[ -f /usr/lib/aarch64-linux-gnu/libopencv_core.so ] || die "arm64 OpenCV is missing: run packaging/setup-arm64.sh (make setup-arm64)"
+[ -f /usr/lib/aarch64-linux-gnu/libopencv_imgcodecs.so ] || die "no arm64 OpenCV to link against. It cannot come from Debian multiarch on a machine that also builds amd64: libopencv-*-dev:arm64 and libopencv-imgcodecs406:arm64 make apt remove the amd64 libopencv-dev (libgdal32 is not Multi-Arch: same). An arm64 sysroot in a folder (mmdebstrap --architectures=arm64 --variant=extract) is the way; packaging does not build one yet (see packaging/README.md)"
 
 # gocv's default cgo flags ask pkg-config for opencv4.pc, which only libopencv-dev
 # (amd64) ships; the customenv tag takes the flags from here instead. These are the

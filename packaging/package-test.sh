@@ -85,6 +85,7 @@ in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HO
 # As the daemon runs: user scope, state in /var/lib/scope, the packaged config.
 as_scope() { in_root setpriv --reuid=scope --regid=scope --init-groups env HOME=/var/lib/scope SCOPE_DATA_DIR=/var/lib/scope "$@"; }
 has() { [ -e "$root$1" ]; }
+rstat() { chroot "$root" stat -c "$1" "$2" 2>/dev/null; } # owner names as the root knows them
 hasnot() { [ ! -e "$root$1" ] && [ ! -L "$root$1" ]; }
 status() { in_root dpkg-query -W -f='${db:Status-Abbrev}${Version}' scope 2>/dev/null | tr -s ' '; }
 
@@ -94,8 +95,8 @@ if in_root dpkg -i /tmp/scope-old.deb >"$work/install.log" 2>&1; then ok "dpkg -
 check "installed: status ii $oldversion" test "$(status)" = "ii $oldversion"
 check "system user scope exists, a system uid" sh -c "uid=\$(chroot '$root' id -u scope) && [ \"\$uid\" -lt 1000 ]"
 check "user scope is in the video group (cameras)" sh -c "chroot '$root' id -nG scope | grep -qw video"
-check "/var/lib/scope: scope:scope 0700" test "$(stat -c '%U:%G %a' "$root/var/lib/scope")" = "scope:scope 700"
-check "/etc/scope/scope.yaml: root:scope 0640 (may hold the API token)" test "$(stat -c '%U:%G %a' "$root/etc/scope/scope.yaml")" = "root:scope 640"
+check "/var/lib/scope: scope:scope 0700" test "$(rstat '%U:%G %a' /var/lib/scope)" = "scope:scope 700"
+check "/etc/scope/scope.yaml: root:scope 0640 (may hold the API token)" test "$(rstat '%U:%G %a' /etc/scope/scope.yaml)" = "root:scope 640"
 check "/etc/scope/scope.yaml is a conffile" sh -c "chroot '$root' dpkg-query -W -f='\${Conffiles}' scope | grep -q /etc/scope/scope.yaml"
 check "unit installed and enabled (multi-user.target.wants)" sh -c "[ -f '$root/lib/systemd/system/scope.service' ] && [ -L '$root/etc/systemd/system/multi-user.target.wants/scope.service' ]"
 for f in /usr/bin/scope /usr/lib/scope/onnxruntime/libonnxruntime.so.1 /usr/lib/scope/onnx/pose_landmark_lite.onnx \
@@ -114,7 +115,7 @@ as_scope scope run --config /etc/scope/scope.yaml --dialogues 1 --seed 3 >"$work
 tail -n 8 "$work/run.out" | sed 's/^/    /'
 check "scope run (demo, synthetic signing) exits 0" test "$runrc" = 0
 check "scope run translated sentences" grep -q "shown" "$work/run.out"
-check "the conversation store is in /var/lib/scope, 0600" test "$(stat -c '%U %a' "$root/var/lib/scope/dialogue.db" 2>/dev/null)" = "scope 600"
+check "the conversation store is in /var/lib/scope, 0600" test "$(rstat '%U %a' /var/lib/scope/dialogue.db)" = "scope 600"
 as_scope scope conversations list --config /etc/scope/scope.yaml >"$work/conv-before.out" 2>&1 || true
 nconv=$(grep -c . "$work/conv-before.out" || true)
 check "scope conversations list shows the demo's conversations" test "$nconv" -ge 1
@@ -130,13 +131,16 @@ if in_root dpkg -i --force-confold /tmp/scope-new.deb >"$work/upgrade.log" 2>&1;
 check "upgraded: status ii $version" test "$(status)" = "ii $version"
 check "the admin's config is kept" test "$(sha256sum <"$root/etc/scope/scope.yaml")" = "$sum_conf"
 check "the new default config is beside it (scope.yaml.dpkg-dist)" has /etc/scope/scope.yaml.dpkg-dist
-check "config owner and mode kept (root:scope 0640)" test "$(stat -c '%U:%G %a' "$root/etc/scope/scope.yaml")" = "root:scope 640"
+check "config owner and mode kept (root:scope 0640)" test "$(rstat '%U:%G %a' /etc/scope/scope.yaml)" = "root:scope 640"
 check "the conversation store is untouched" test "$(sha256sum <"$root/var/lib/scope/dialogue.db")" = "$sum_db"
 as_scope scope conversations list --config /etc/scope/scope.yaml >"$work/conv-after.out" 2>&1 || true
 check "the same conversations are listed after the upgrade" cmp -s "$work/conv-before.out" "$work/conv-after.out"
 as_scope scope config print --config /etc/scope/scope.yaml >"$work/config.out" 2>&1 || true
 check "the upgraded binary reads the kept config (log.level debug)" grep -q "level: debug" "$work/config.out"
 check "the unit is still enabled" test -L "$root/etc/systemd/system/multi-user.target.wants/scope.service"
+
+# Opening the store (the listing above) may write to it: the sum to keep is today's.
+sum_db=$(sha256sum <"$root/var/lib/scope/dialogue.db")
 
 # --- 3. remove --------------------------------------------------------------------------
 step "dpkg -r scope"

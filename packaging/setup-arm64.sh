@@ -2,8 +2,12 @@
 # Idempotent setup of the arm64 cross-build on an amd64 Debian 12 machine:
 #   - Debian multiarch (dpkg --add-architecture arm64) and the cross compiler
 #     (crossbuild-essential-arm64: aarch64-linux-gnu-gcc/g++);
-#   - OpenCV 4.6 for arm64, one -dev package per module that gocv's wrappers use
-#     (libopencv-dev itself has no Multi-Arch field and cannot sit beside the amd64 one);
+#   - NOT OpenCV for arm64 through multiarch: libopencv-*-dev:arm64 (and even the runtime
+#     libopencv-imgcodecs406:arm64, through libgdal32 and gdal-plugins, which are not
+#     Multi-Arch: same) make apt REMOVE the amd64 libopencv-dev, python3-torch and the rest
+#     that every amd64 build here needs (measured: it broke the other developers' builds
+#     once). The arm64 OpenCV must come from an arm64 sysroot in a folder (not done yet;
+#     packaging/build.sh arm64 says so);
 #   - qemu-user-static, to run the arm64 binary on this machine;
 #   - libonnxruntime.so.1 for linux/arm64 from the onnxruntime-node tarball that
 #     scripts/setup.sh fetched and checked, into $SCOPE_CACHE/onnxruntime/arm64/.
@@ -18,12 +22,7 @@ die() { printf 'setup-arm64: %s\n' "$*" >&2; exit 1; }
 
 [ "$(dpkg --print-architecture)" = amd64 ] || die "this cross-build setup runs on amd64 (this machine is $(dpkg --print-architecture)); on arm64 build natively with 'make build'"
 
-# The OpenCV modules gocv v0.31.0's C++ wrappers call (its *.cpp files; see
-# packaging/README.md). Keep in sync with OPENCV_MODULES in packaging/build-arm64.sh.
-opencv_modules=(core imgproc imgcodecs videoio highgui objdetect dnn calib3d features2d photo video)
-
 pkgs=(crossbuild-essential-arm64 qemu-user-static)
-for m in "${opencv_modules[@]}"; do pkgs+=("libopencv-$m-dev:arm64"); done
 
 if [ "${SCOPE_SKIP_APT:-}" = 1 ]; then
   step "apt (arm64): skipped (SCOPE_SKIP_APT=1)"

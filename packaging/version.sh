@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Prints the Debian version of the package built from this tree: the release in
-# version/version.go, plus "+git<commits>.<revision>" unless HEAD is tagged v<release>.
+# internal/release/release.go, plus "+git<commits>.<revision>" unless HEAD is tagged v<release>.
 # The commit count makes successive builds of main sort in order, as dpkg compares them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-release=$(sed -n 's/^const Release = "\(.*\)"$/\1/p' version/version.go)
-[ -n "$release" ] || { echo "packaging/version.sh: no 'const Release' in version/version.go" >&2; exit 1; }
+release=$(sed -n 's/^const Version = "\(.*\)"$/\1/p' internal/release/release.go)
+[ -n "$release" ] || { echo "packaging/version.sh: no 'const Version' in internal/release/release.go" >&2; exit 1; }
 if ! git rev-parse -q --verify HEAD >/dev/null 2>&1; then
   echo "$release"; exit 0
 fi
