@@ -36,13 +36,14 @@ GOTEST_FLAGS ?= -timeout 40m -p 2
 REVISION := $(shell git rev-parse --short HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 LDFLAGS := -X scope/version.revision=$(REVISION)
 
-.PHONY: all setup build run test test-go test-python bench bench-phoenix llmbench-deps env clean-bin help print-revision
+.PHONY: all setup build run test test-go test-python test-race bench bench-phoenix llmbench-deps env clean-bin help print-revision
 .PHONY: setup-arm64 build-arm64 package package-arm64 package-test check-arm64
 all: build
 
 help:
 	@echo "make run    - set up, build and run the default job"
 	@echo "make test   - set up and run all tests"
+	@echo "make test-race - the race detector on every package that starts goroutines"
 	@echo "make build  - build bin/scope"
 	@echo "make setup  - install packages and unpack models into $(SCOPE_CACHE)"
 	@echo "make env    - print the cgo environment for plain 'go build'"
@@ -83,6 +84,13 @@ test-go:
 
 test-python:
 	$(PY) -m unittest discover -s train/tests -t .
+
+# The race detector on every package whose own code starts goroutines (found by a grep, so
+# a new one joins by itself). -race builds its own copy of every cgo package, llama.cpp
+# included: the first run compiles that (minutes), later runs take it from Go's cache.
+RACE_PKGS = $(shell git ls-files '*.go' | grep -v '_test[.]go$$' | xargs grep -lE '^[[:space:]]*go [[:alpha:]_]' | xargs -n1 dirname | sort -u | sed 's|^|./|')
+test-race: setup
+	$(CGO_ENV) $(GO) test -race $(GOTEST_FLAGS) $(RACE_PKGS)
 
 # Speed benchmarks on this machine (each prints what it was measured on).
 bench: build llmbench-deps

@@ -215,6 +215,9 @@ func (t *Translator) SetDomain(domain string, scale float32) error {
 	if a == nil {
 		return fmt.Errorf("slt: no adapter loaded for domain %q", domain)
 	}
+	if !(scale >= 0 && scale <= 4) { // also refuses NaN
+		return fmt.Errorf("slt: LoRA scale %g for domain %q: want 0 to 4 (slt.lora_scale)", scale, domain)
+	}
 	t.ctx.ClearAdapters()
 	if err := t.ctx.SetAdapter(a, scale); err != nil {
 		return err
@@ -327,6 +330,9 @@ func (t *Translator) Translate(ctx context.Context, context []string, hyps []Hyp
 			return res, err
 		}
 		logits := t.ctx.Logits(-1)
+		if i := nonFinite(logits); i >= 0 {
+			return res, fmt.Errorf("%w: %s gave logit %v for token %d at step %d%s", ErrNonFinite, t.model.Path, logits[i], i, res.Tokens, t.adapterNote())
+		}
 		var tok llamacpp.Token
 		if fa != nil {
 			var ok, first bool
@@ -390,7 +396,37 @@ func (t *Translator) Translate(ctx context.Context, context []string, hyps []Hyp
 	if res.Tokens > 1 && !genStart.IsZero() {
 		res.TokensPerSec = float64(res.Tokens-1) / time.Since(genStart).Seconds()
 	}
+	// Faithful decoding that finds no supported sentence says so in StoppedBy; any other
+	// blank sentence is a fault the user must see, not an empty caption.
+	if res.Text == "" && res.StoppedBy != "unsupported" {
+		return res, fmt.Errorf("%w (%d tokens, stopped by %s; model %s%s)", ErrEmpty, res.Tokens, res.StoppedBy, t.model.Path, t.adapterNote())
+	}
 	return res, nil
+}
+
+// ErrNonFinite is returned (wrapped) by Translate when the model's logits hold NaN or Inf:
+// a damaged model or adapter, or a LoRA scale that is not a number.
+var ErrNonFinite = errors.New("slt: the model's logits are not finite numbers (NaN or Inf): the model or its adapter is damaged")
+
+// ErrEmpty is returned (wrapped), with the Result, by Translate when the model wrote no
+// text: callers show it as an error or event, never as a blank sentence.
+var ErrEmpty = errors.New("slt: the translator wrote no text")
+
+func nonFinite(x []float32) int {
+	for i, v := range x {
+		if v-v != 0 { // NaN and ±Inf
+			return i
+		}
+	}
+	return -1
+}
+
+// adapterNote names the active adapter for errors.
+func (t *Translator) adapterNote() string {
+	if t.domain == "" {
+		return ""
+	}
+	return fmt.Sprintf(", adapter %q at scale %g", t.domain, t.scale)
 }
 
 // appendValid moves the complete UTF-8 of pending to out, drops bytes that can never be

@@ -319,7 +319,9 @@ func TestMemoryFlatOver10000Translations(t *testing.T) {
 			t.Fatal(err)
 		}
 		turns := []string{fmt.Sprint(i)} // short prompts keep 10,000 translations quick
-		if _, err := tr.Translate(ctx, turns, []Hypothesis{{"REGEN", 1}}, func(string) error { return nil }); err != nil {
+		// Two tokens of a random model are often no text at all (ErrEmpty): not what this
+		// test measures.
+		if _, err := tr.Translate(ctx, turns, []Hypothesis{{"REGEN", 1}}, func(string) error { return nil }); err != nil && !errors.Is(err, ErrEmpty) {
 			t.Fatal(err)
 		}
 		if i%10 == 0 {

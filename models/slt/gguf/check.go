@@ -3,28 +3,40 @@ package gguf
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
 var byteToken = regexp.MustCompile(`^<0x[0-9A-Fa-f]{2}>$`)
 
-// CheckModel checks the parts of a model's metadata that llama.cpp asserts on (and so aborts
-// the process) instead of reporting: the vocabulary arrays and the special token ids. Open has
-// already checked the file's structure.
+// CheckModel checks a model's metadata before llama.cpp sees it: the architecture is one
+// SCOPE accepts (Architectures), every hyperparameter llama.cpp reads for it is present,
+// of the right type and in range, the tokenizer is one the architecture works with, the
+// vocabulary arrays and special token ids are consistent, and every tensor has the shape
+// the hyperparameters give. Each error names the file, the key or tensor, and what is
+// allowed. Open has already checked the file's structure; CheckData checks the weights.
 func (f *File) CheckModel() error {
 	if f.String("general.type") == "adapter" {
 		return fmt.Errorf("%s is a LoRA adapter, not a model", f.Path)
 	}
-	if f.String("general.architecture") == "" {
-		return fmt.Errorf("%w: %s has no general.architecture", ErrFormat, f.Path)
+	arch, ok := f.Get("general.architecture")
+	if s, _ := arch.(string); !slices.Contains(Architectures, s) {
+		if !ok {
+			arch = nil
+		} else {
+			arch = describe(arch)
+		}
+		return f.hparamError("general.architecture", arch, fmt.Sprintf("one of %s (the model families SCOPE checks and runs)", strings.Join(Architectures, ", ")))
 	}
 	v, ok := f.Get("tokenizer.ggml.tokens")
-	if !ok {
-		return nil // llama.cpp reports a missing vocabulary itself
-	}
-	tokens, ok := v.([]string)
-	if !ok || len(tokens) == 0 {
-		return fmt.Errorf("%w: %s: tokenizer.ggml.tokens is not a non-empty string array", ErrFormat, f.Path)
+	tokens, isStrings := v.([]string)
+	if !ok || !isStrings || len(tokens) == 0 {
+		if !ok {
+			v = nil
+		} else {
+			v = describe(v)
+		}
+		return f.hparamError("tokenizer.ggml.tokens", v, "a non-empty array of strings (the vocabulary)")
 	}
 	seen := make(map[string]int, len(tokens))
 	for i, t := range tokens {
@@ -70,5 +82,5 @@ func (f *File) CheckModel() error {
 			return fmt.Errorf("%w: %s: tokenizer.ggml.add_bos_token is set but there is no bos_token_id", ErrFormat, f.Path)
 		}
 	}
-	return nil
+	return f.checkLlama()
 }

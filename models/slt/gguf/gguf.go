@@ -18,6 +18,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"sort"
 )
 
@@ -648,4 +649,43 @@ func (f *File) SortedKeys() []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Rewrite reads the GGUF at src, lets edit change its metadata and tensors, and writes
+// the result to dst (which may be src: the file is replaced by a rename).
+func Rewrite(src, dst string, edit func(kv []KV, ts []Tensor) ([]KV, []Tensor)) error {
+	f, err := Open(src)
+	if err != nil {
+		return err
+	}
+	r, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	var ts []Tensor
+	for _, ti := range f.Tensors {
+		data, err := f.ReadTensor(r, ti)
+		if err != nil {
+			return err
+		}
+		ts = append(ts, Tensor{Name: ti.Name, Shape: append([]uint64(nil), ti.Shape...), Type: ti.Type, Data: data})
+	}
+	kv, ts := edit(append([]KV(nil), f.KV...), ts)
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".rewrite-*.gguf")
+	if err != nil {
+		return err
+	}
+	err = Write(tmp, kv, ts)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), dst)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing %s: %w", dst, err)
+	}
+	return nil
 }

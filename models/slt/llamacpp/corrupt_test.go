@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -95,4 +96,73 @@ func loadAndRun(path string) {
 func lastLines(s string, n int) string {
 	l := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(l[max(0, len(l)-n):], "\n")
+}
+
+// TestModelsLlamaCppAbortsOnAreRefused: the GGUF edits that made llama.cpp kill the
+// process (block_count 0, a "bert" tokenizer on a llama, an RMS epsilon of NaN that
+// passed loading and aborted at the first sentence) and flipped weight bytes, each loaded
+// and run in a child process: LoadModel must refuse them, naming the file and the key,
+// and the child must live.
+func TestModelsLlamaCppAbortsOnAreRefused(t *testing.T) {
+	if path := os.Getenv("SCOPE_LLAMACPP_REFUSE"); path != "" {
+		m, err := LoadModel(path, ModelParams{})
+		if err != nil {
+			fmt.Println("REFUSED:", err)
+			return
+		}
+		defer m.Close()
+		loadAndRun(path)
+		return
+	}
+	src := tinyModel(t)
+	f, err := gguf.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emb, _ := f.Tensor("token_embd.weight")
+	set := func(key string, v any) func(kv []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+		return func(kv []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+			for i := range kv {
+				if kv[i].Key == key {
+					kv[i].Value = v
+				}
+			}
+			return kv, ts
+		}
+	}
+	for _, tc := range []struct {
+		name, want string
+		edit       func(kv []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor)
+	}{
+		{"block_count 0", "llama.block_count = 0", set("llama.block_count", uint32(0))},
+		{"bert tokenizer", `tokenizer.ggml.model = "bert"`, set("tokenizer.ggml.model", "bert")},
+		{"RMS epsilon NaN", "layer_norm_rms_epsilon = NaN", set("llama.attention.layer_norm_rms_epsilon", float32(math.NaN()))},
+		{"flipped weight bytes", "tensor token_embd.weight (F32) holds NaN or Inf", func(kv []gguf.KV, ts []gguf.Tensor) ([]gguf.KV, []gguf.Tensor) {
+			for i := range ts {
+				if ts[i].Name == emb.Name {
+					for j := 3; j < len(ts[i].Data); j += 64 {
+						ts[i].Data[j] = 0xff // sign and exponent all ones: NaN
+						ts[i].Data[j-1] |= 0x80
+					}
+				}
+			}
+			return kv, ts
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "bad.gguf")
+			if err := gguf.Rewrite(src, p, tc.edit); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(os.Args[0], "-test.run=^TestModelsLlamaCppAbortsOnAreRefused$")
+			cmd.Env = append(os.Environ(), "SCOPE_LLAMACPP_REFUSE="+p)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("the process died: %v\n%s", err, lastLines(string(out), 5))
+			}
+			if !strings.Contains(string(out), "REFUSED") || !strings.Contains(string(out), p) || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("want a refusal naming %s and %q, got:\n%s", p, tc.want, lastLines(string(out), 5))
+			}
+		})
+	}
 }

@@ -47,6 +47,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -160,6 +161,11 @@ func LoadModel(path string, mp ModelParams) (*Model, error) {
 	if err := f.CheckModel(); err != nil {
 		return nil, fmt.Errorf("loading model: %w", err)
 	}
+	if !mp.VocabOnly {
+		if err := checkData(f); err != nil {
+			return nil, fmt.Errorf("loading model: %w", err)
+		}
+	}
 	backendInit()
 	params := C.llama_model_default_params()
 	params.n_gpu_layers = 0
@@ -173,6 +179,16 @@ func LoadModel(path string, mp ModelParams) (*Model, error) {
 		return nil, withLog(fmt.Errorf("llama.cpp could not load model %s", path))
 	}
 	return &Model{Path: path, p: p, vocab: C.llama_model_get_vocab(p)}, nil
+}
+
+// checkData reads f's weights and refuses NaN and Inf (gguf.File.CheckData).
+func checkData(f *gguf.File) error {
+	fh, err := os.Open(f.Path)
+	if err != nil {
+		return err
+	}
+	defer fh.Close()
+	return f.CheckData(fh)
 }
 
 // Close frees the model. It is safe to call more than once.
@@ -395,8 +411,15 @@ func (m *Model) LoadAdapter(path string) (*Adapter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading LoRA adapter: %w", err)
 	}
-	if t := f.String("general.type"); t != "adapter" {
-		return nil, fmt.Errorf("%s is not a LoRA adapter (general.type %q, want \"adapter\"); convert PEFT adapters with `scope llm convert-adapter`", path, t)
+	base, err := gguf.Open(m.Path)
+	if err != nil {
+		return nil, fmt.Errorf("loading LoRA adapter %s: its model: %w", path, err)
+	}
+	if err := f.CheckAdapter(base); err != nil {
+		return nil, fmt.Errorf("loading LoRA adapter: %w", err)
+	}
+	if err := checkData(f); err != nil {
+		return nil, fmt.Errorf("loading LoRA adapter: %w", err)
 	}
 	cpath := C.CString(path)
 	defer C.free(unsafe.Pointer(cpath))
