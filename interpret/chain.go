@@ -2,6 +2,7 @@ package interpret
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"scope/daemon/pipeline"
@@ -100,7 +101,7 @@ func (c *Chain) Sign(ctx context.Context, frames []slr.Frame, fps float64, oracl
 	}
 	if c.Translator != nil && len(s.Hypotheses) > 0 && len(s.Hypotheses[0].Glosses) > 0 {
 		res, err := c.Translator.Translate(ctx, window, pipeline.TranslatorHypotheses(s.Hypotheses), nil)
-		if err != nil {
+		if err != nil && !errors.Is(err, slt.ErrEmpty) { // a blank sentence is the gate's to judge here
 			return s, err
 		}
 		s.Translation = res.Text

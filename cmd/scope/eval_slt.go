@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,6 +57,26 @@ func evalSLT(ctx context.Context, a *app, args []string) error {
 	}
 	if *model == "" || *glosses == "" || *refs == "" {
 		return fmt.Errorf("eval slt: --model, --glosses and --refs are required: %w", errUsage)
+	}
+	for _, c := range []struct {
+		flag   string
+		v, lo  int
+		hi     int
+		reason string
+	}{
+		{"--max-tokens", *maxTokens, 1, 4096, ""},
+		{"--beam", *beam, 1, slt.MaxBeam, ""},
+		{"--threads", *threads, 1, runtime.NumCPU(), fmt.Sprintf(" (this machine has %d CPUs)", runtime.NumCPU())},
+		{"--batch-threads", *batchThreads, 1, runtime.NumCPU(), fmt.Sprintf(" (this machine has %d CPUs)", runtime.NumCPU())},
+		{"--context-turns", *turns, 0, 1000, ""},
+		{"--limit", *limit, 0, math.MaxInt32, ""},
+	} {
+		if c.v < c.lo || c.v > c.hi {
+			return fmt.Errorf("eval slt: %s %d: want %d to %d%s: %w", c.flag, c.v, c.lo, c.hi, c.reason, errUsage)
+		}
+	}
+	if !(*loraScale >= 0 && *loraScale <= 4) {
+		return fmt.Errorf("eval slt: --lora-scale %g: want 0 to 4: %w", *loraScale, errUsage)
 	}
 	hypLines, err := readLines(*glosses)
 	if err != nil {
@@ -118,7 +141,7 @@ func evalSLT(ctx context.Context, a *app, args []string) error {
 	hyps := make([]string, 0, n)
 	start, lastLog := time.Now(), time.Now()
 	var firstTok time.Duration
-	var genTokens int
+	var genTokens, empty int
 	var dropped int
 	for i := 0; i < n; i++ {
 		h, err := parseHypotheses(hypLines[i])
@@ -132,7 +155,11 @@ func evalSLT(ctx context.Context, a *app, args []string) error {
 			}
 		}
 		res, err := tr.Translate(ctx, context, h, nil)
-		if err != nil {
+		if errors.Is(err, slt.ErrEmpty) {
+			// Scored as the empty sentence it is, and counted in the summary.
+			empty++
+			a.log.Warn("eval slt: the translator wrote nothing", "sentence", i+1, "glosses", hypLines[i])
+		} else if err != nil {
 			return fmt.Errorf("sentence %d: %w", i+1, err)
 		}
 		hyps = append(hyps, res.Text)
@@ -183,19 +210,26 @@ func evalSLT(ctx context.Context, a *app, args []string) error {
 	fmt.Fprintf(wr, "ROUGE-L %.2f  chrF %.2f  sacreBLEU-13a %.2f%s\n", rouge, chrf, sacre.Score, label)
 	fmt.Fprintf(wr, "time %.1fs, %.2f sentences/s, first token %.1f ms on average, %d tokens generated\n",
 		el.Seconds(), float64(n)/el.Seconds(), float64(firstTok.Microseconds())/1000/float64(max(n, 1)), genTokens)
+	if empty > 0 {
+		fmt.Fprintf(wr, "warning: the translator wrote nothing for %d of %d sentences (scored as empty)\n", empty, n)
+	}
 	return nil
 }
 
+// readLines reads one sentence per line (eval.ReadLines: no byte-order mark, no CR, UTF-8
+// only); trailing empty lines are dropped and an empty file is an error.
 func readLines(path string) ([]string, error) {
-	b, err := os.ReadFile(path)
+	lines, err := eval.ReadLines(path)
 	if err != nil {
 		return nil, err
 	}
-	s := strings.TrimRight(string(b), "\n")
-	if s == "" {
+	for len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	if len(lines) == 0 {
 		return nil, fmt.Errorf("%s is empty", path)
 	}
-	return strings.Split(s, "\n"), nil
+	return lines, nil
 }
 
 // parseHypotheses reads "GLOSSES" or "SCORE GLOSSES ||| SCORE GLOSSES ...".

@@ -91,4 +91,28 @@ func TestEvalSLTRuns(t *testing.T) {
 	if _, _, err := run(t, "eval", "slt", "--model", model, "--glosses", p("g"), "--refs", p("d")); err == nil {
 		t.Error("files of different lengths were accepted")
 	}
+	for _, bad := range [][]string{{"--max-tokens", "0"}, {"--max-tokens", "-5"}, {"--beam", "0"}, {"--threads", "100000"}, {"--lora-scale", "NaN"}, {"--context-turns", "-1"}} {
+		args := append([]string{"eval", "slt", "--model", model, "--glosses", p("g"), "--refs", p("r")}, bad...)
+		if _, _, err := run(t, args...); err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("%v: err = %v, want a usage error naming the flag", bad, err)
+		}
+	}
+	// A byte-order mark in the references is not part of the first word.
+	os.WriteFile(p("rb"), append([]byte("\ufeff"), files["r"]...), 0o644)
+	withBOM, _, err := run(t, "eval", "slt", "--model", model, "--glosses", p("g"), "--refs", p("rb"), "--max-tokens", "8", "--format", "plain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, _, _ := run(t, "eval", "slt", "--model", model, "--glosses", p("g"), "--refs", p("r"), "--max-tokens", "8", "--format", "plain")
+	bleuLine := func(s string) string {
+		for _, l := range strings.Split(s, "\n") {
+			if strings.HasPrefix(l, "BLEU-1") {
+				return l
+			}
+		}
+		return ""
+	}
+	if bleuLine(withBOM) == "" || bleuLine(withBOM) != bleuLine(without) {
+		t.Errorf("BLEU with a byte-order mark %q, without %q", bleuLine(withBOM), bleuLine(without))
+	}
 }

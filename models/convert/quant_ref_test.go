@@ -364,4 +364,3 @@ func TestInt8MatchesLiteRT(t *testing.T) {
 		}
 	}
 }
-
