@@ -59,6 +59,9 @@ setup:
 	@if [ ! -f tools/mpref/node_modules/.package-lock.json ] || [ tools/mpref/package-lock.json -nt tools/mpref/node_modules/.package-lock.json ]; then \
 	  echo "==> npm: tools/mpref (LiteRT and MediaPipe reference harness)"; npm ci --prefix tools/mpref --no-audit --no-fund --loglevel=error; \
 	else echo "==> npm: tools/mpref present"; fi
+	@if [ ! -f daemon/kiosk/pagetest/node_modules/.package-lock.json ] || [ daemon/kiosk/pagetest/package-lock.json -nt daemon/kiosk/pagetest/node_modules/.package-lock.json ]; then \
+	  echo "==> npm: daemon/kiosk/pagetest (playwright-core for the kiosk page's tests in Chromium)"; npm ci --prefix daemon/kiosk/pagetest --no-audit --no-fund --loglevel=error; \
+	else echo "==> npm: daemon/kiosk/pagetest present"; fi
 	@if [ ! -f $(SHIM_DIR)/miniaudio/miniaudio.h ]; then \
 	  echo "==> cgo: installing miniaudio shim at $(SHIM_DIR)"; \
 	  mkdir -p $(SHIM_DIR)/miniaudio && cp $(SHIM_SRC)/miniaudio/miniaudio.h $(SHIM_DIR)/miniaudio/; \

@@ -15,6 +15,7 @@
 //	POST   /api/conversations/{id}/confirm     {"sentence": 3, "text": "..."} or {"sentence": 3, "again": true}
 //	POST   /api/conversations/{id}/interpreter {"by": "signer"|"hearing"}: ask for a human interpreter
 //	POST   /api/conversations/{id}/resume      machine interpretation again
+//	GET    /api/conversations/{id}/context     the turns the next sentence is read with
 //	DELETE /api/conversations/{id}             end and erase
 //	GET    /api/events                         WebSocket of live events (package events, as JSON)
 //
@@ -56,7 +57,7 @@ import (
 )
 
 // knownPath matches the API's paths, to tell a wrong method (405) from a wrong path (404).
-var knownPath = regexp.MustCompile(`^/api/(status|events|conversations(/[^/]+(/(end|replies|confirm|interpreter|resume))?)?)$`)
+var knownPath = regexp.MustCompile(`^/api/(status|events|conversations(/[^/]+(/(end|replies|confirm|interpreter|resume|context))?)?)$`)
 
 // Options configure a Server.
 type Options struct {
@@ -135,6 +136,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/conversations/{id}/confirm", s.auth(http.HandlerFunc(s.confirm)))
 	mux.Handle("POST /api/conversations/{id}/interpreter", s.auth(http.HandlerFunc(s.interpreter)))
 	mux.Handle("POST /api/conversations/{id}/resume", s.auth(http.HandlerFunc(s.resume)))
+	mux.Handle("GET /api/conversations/{id}/context", s.auth(http.HandlerFunc(s.context)))
 	mux.Handle("GET /api/events", s.auth(http.HandlerFunc(s.eventsWS)))
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		if knownPath.MatchString(r.URL.Path) {
@@ -620,6 +622,16 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"paused": false})
+}
+
+// context is the open conversation's context window: the texts the next sentence's
+// recogniser and translator see, oldest first (unconfirmed sentences and interpreter
+// requests are not context).
+func (s *Server) context(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.needOpen(w, r); !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string][]string{"context": s.e.Pipeline().ContextTexts()})
 }
 
 // deleteConversation is "end and erase": the open conversation is dropped from memory,

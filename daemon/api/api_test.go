@@ -105,6 +105,10 @@ func TestConversationLifecycle(t *testing.T) {
 	if code := c.do("POST", id("/api/conversations/ID/replies"), `{"text":"Hello, how can I help?"}`, &turn); code != 201 || turn.Speaker != "hearing" {
 		t.Fatalf("reply: %d %+v", code, turn)
 	}
+	var ctxw struct{ Context []string }
+	if code := c.do("GET", "/api/conversations/current/context", "", &ctxw); code != 200 || len(ctxw.Context) != 1 || ctxw.Context[0] != "Hello, how can I help?" {
+		t.Fatalf("context: %d %+v", code, ctxw)
+	}
 	var got Conversation
 	if code := c.do("GET", id("/api/conversations/ID"), "", &got); code != 200 || len(got.Turns) != 1 || got.Turns[0].Text != "Hello, how can I help?" || got.Turns[0].Speaker != "hearing" {
 		t.Fatalf("get: %d %+v", code, got)

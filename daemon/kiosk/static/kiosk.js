@@ -68,6 +68,7 @@
         text.textContent = t.text || "(no sign recognised)";
       }
       li.append(who, text);
+      if (t.sentence) li.dataset.sentence = t.sentence;
       if (t.speaker === "signer" && !t.interpreter_request) {
         if (t.unsure && !t.confirmed && !t.rejected) {
           li.classList.add("unsure");
@@ -133,6 +134,7 @@
       b.addEventListener("click", () => answer({ sentence: pending.sentence, text: o }));
       box.append(b);
     }
+    $("confirm").dataset.sentence = e.sentence;
     $("confirm").hidden = false;
   }
 
@@ -198,6 +200,10 @@
       turns = (c.turns || []).map((t) => Object.assign({}, t));
       renderHistory();
       if ($("conv")) $("conv").textContent = "#" + c.id;
+      const said = turns.filter((t) => t.speaker === "signer" && !t.interpreter_request).pop();
+      if (said && said.rejected) caption("Please sign again.", true, "");
+      else if (said && said.unsure && !said.confirmed) caption(said.text || "Not understood", true, "Not sure – please check below");
+      else if (said) caption(said.text, false, "");
       const waiting = turns.filter((t) => t.unsure && !t.confirmed && !t.rejected && t.sentence).pop();
       if (waiting) showConfirm({ sentence: waiting.sentence, text: waiting.text, alternatives: waiting.alternatives });
       showNotice(c.id);
@@ -229,7 +235,8 @@
         }
         break;
       case "segment_start":
-        caption("…", true, "Signing seen");
+        // The last sentence stays up until the next one is being written.
+        if (view === "signer") $("caption-note").textContent = "Signing seen…";
         break;
       case "hypotheses":
         if (view === "signer") $("caption-note").textContent = "Translating…";
