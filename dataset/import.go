@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"scope/models/poseformat"
 )
@@ -95,9 +97,6 @@ func Import(ctx context.Context, opt ImportOptions) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(opt.Out, "pose"), 0o755); err != nil {
-		return nil, err
-	}
 	// Order turns within dialogues; rows without a turn number keep file order.
 	order := map[string]int{}
 	for i := range rows {
@@ -121,8 +120,11 @@ func Import(ctx context.Context, opt ImportOptions) ([]Entry, error) {
 		}
 		return rows[i].turn < rows[j].turn
 	})
+	// Everything is read and checked before anything is written, so that a bad row
+	// leaves no half-written dataset behind.
 	written := map[string]string{} // recording -> relative pose path
 	frames := map[string]*poseformat.File{}
+	var order2 []string // recordings in the order they are written
 	var out []Entry
 	vocab := map[string]bool{}
 	for _, r := range rows {
@@ -152,20 +154,26 @@ func Import(ctx context.Context, opt ImportOptions) ([]Entry, error) {
 				if err != nil {
 					return nil, err
 				}
-				rel = "pose/" + safeName(strings.TrimSuffix(r.video, filepath.Ext(r.video))) + ".pose"
-				if err := f.WriteFile(filepath.Join(opt.Out, filepath.FromSlash(rel))); err != nil {
-					return nil, err
+				if err := checkRecording(f); err != nil {
+					return nil, fmt.Errorf("%s:%d: recording %s: %w", opt.Annotations, r.line, r.video, err)
 				}
+				rel = "pose/" + safeName(strings.TrimSuffix(r.video, filepath.Ext(r.video))) + ".pose"
 				written[r.video] = rel
 				frames[r.video] = f
+				order2 = append(order2, r.video)
 			}
 			e.Pose = rel
 			f := frames[r.video]
 			e.Frames = f.Frames
 			if e.End > 0 || e.Start > 0 {
 				e.Frames = 0 // the cut's length depends on rounding; readers count it
-				if f.FPS > 0 && e.Start*float64(f.FPS) >= float64(f.Frames) {
-					return nil, fmt.Errorf("%s:%d: start %.2f s is past the end of %s (%.2f s)", opt.Annotations, r.line, e.Start, r.video, float64(f.Frames)/float64(f.FPS))
+				length := float64(f.Frames) / float64(f.FPS)
+				if e.Start*float64(f.FPS) >= float64(f.Frames) {
+					return nil, fmt.Errorf("%s:%d: start %.2f s is past the end of %s (%.2f s)", opt.Annotations, r.line, e.Start, r.video, length)
+				}
+				// Half a frame of slack for rounding in the annotation tool.
+				if e.End > length+0.5/float64(f.FPS) {
+					return nil, fmt.Errorf("%s:%d: end %.2f s is past the end of %s (%.2f s, %d frames at %g fps)", opt.Annotations, r.line, e.End, r.video, length, f.Frames, f.FPS)
 				}
 			}
 		}
@@ -177,22 +185,20 @@ func Import(ctx context.Context, opt ImportOptions) ([]Entry, error) {
 	if err := CheckEntries(out); err != nil {
 		return nil, fmt.Errorf("%s: %w", opt.Annotations, err)
 	}
-	mf, err := os.Create(filepath.Join(opt.Out, ManifestName))
-	if err != nil {
+	if err := os.MkdirAll(filepath.Join(opt.Out, "pose"), 0o755); err != nil {
 		return nil, err
 	}
-	w := NewManifestWriter(mf)
-	for _, e := range out {
-		if err := w.Write(e); err != nil {
-			mf.Close()
+	for _, v := range order2 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := frames[v].WriteFile(filepath.Join(opt.Out, filepath.FromSlash(written[v]))); err != nil {
 			return nil, err
 		}
 	}
-	if err := w.Flush(); err != nil {
-		mf.Close()
-		return nil, err
-	}
-	if err := mf.Close(); err != nil {
+	// The manifest goes last and whole (a rename): a dataset without one is visibly
+	// unfinished, never "all readable" with half its turns.
+	if err := writeManifestFile(filepath.Join(opt.Out, ManifestName), out); err != nil {
 		return nil, err
 	}
 	info := &Info{Name: filepath.Base(opt.Out), Generator: "scope dataset import " + filepath.Base(opt.Annotations), Signers: map[string][]string{}}
@@ -328,10 +334,60 @@ func optFloat(s string) (float64, error) {
 		return 0, nil
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("%q is not a number of seconds", s)
+	if err != nil || !(v >= 0) || math.IsInf(v, 0) { // NaN fails v >= 0
+		return 0, fmt.Errorf("%q is not a number of seconds (want a finite number from 0)", s)
 	}
 	return v, nil
+}
+
+// checkRecording refuses keypoints no recording has: a frame rate that is not a positive
+// finite number, no frames, and NaN or infinite coordinates or confidences.
+func checkRecording(f *poseformat.File) error {
+	if fps := float64(f.FPS); !(fps > 0 && fps <= 1000) {
+		return fmt.Errorf("frame rate %g: want a positive number of frames per second (at most 1000)", fps)
+	}
+	if f.Frames <= 0 {
+		return fmt.Errorf("it has no frames")
+	}
+	for _, part := range []struct {
+		name string
+		v    []float32
+	}{{"coordinate", f.Data}, {"confidence", f.Confidence}} {
+		for i, x := range part.v {
+			if x-x != 0 {
+				return fmt.Errorf("%s %d is %v: keypoints must be finite numbers (MediaPipe writes 0 for a point it did not find)", part.name, i, x)
+			}
+		}
+	}
+	return nil
+}
+
+// writeManifestFile writes entries to path through a temporary file and a rename.
+func writeManifestFile(path string, entries []Entry) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	w := NewManifestWriter(tmp)
+	for _, e := range entries {
+		if err = w.Write(e); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
 }
 
 // readSTM reads Phoenix-style stm: "<id> <channel> <signer> <start> <end> <words...>".
@@ -363,8 +419,12 @@ func readSTM(file, textFile string) ([]row, error) {
 			var err1, err2 error
 			s.start, err1 = strconv.ParseFloat(f[3], 64)
 			s.end, err2 = strconv.ParseFloat(f[4], 64)
-			if err1 != nil || err2 != nil {
-				return nil, fmt.Errorf("%s:%d: start/end %q %q are not numbers", file, i+1, f[3], f[4])
+			// stm writes 1.79769e+308 for "to the end"; NaN and infinities are no times.
+			if err1 != nil || err2 != nil || !(s.start >= 0 && s.end >= 0) || math.IsInf(s.start, 0) || math.IsInf(s.end, 0) {
+				return nil, fmt.Errorf("%s:%d: start/end %q %q are not finite numbers of seconds from 0", file, i+1, f[3], f[4])
+			}
+			if !utf8.ValidString(l) {
+				return nil, fmt.Errorf("%s:%d: the line is not UTF-8 (convert the file, e.g. iconv -f latin1 -t utf-8)", file, i+1)
 			}
 			out = append(out, s)
 		}

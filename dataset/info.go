@@ -36,10 +36,15 @@ type Info struct {
 func WriteInfo(dir string, in *Info) error {
 	b, err := json.MarshalIndent(in, "", "  ")
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", filepath.Join(dir, InfoName), err)
 	}
 	b = append(b, '\n')
-	return os.WriteFile(filepath.Join(dir, InfoName), b, 0o644)
+	path := filepath.Join(dir, InfoName)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // ReadInfo reads dir/info.json; a missing file gives a zero Info and no error.

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"strings"
+	"unicode/utf8"
 )
 
 // ManifestName is the name of the manifest inside a dataset directory.
@@ -103,6 +105,14 @@ func (e *Entry) Validate() error {
 		if e.Pose == "" {
 			return bad("pose", "is empty on a signer turn; name the .pose file relative to the dataset directory")
 		}
+		if len(e.Glosses) == 0 {
+			return bad("glosses", "is empty on a signer turn; give the gloss sequence that was signed (a turn without signs is not a signer turn)")
+		}
+		for i, g := range e.Glosses {
+			if g == "" || strings.ContainsAny(g, " \t\n\r") || !utf8.ValidString(g) {
+				return bad("glosses", "gloss %d %q must be one non-empty UTF-8 word without spaces", i, g)
+			}
+		}
 		if path.IsAbs(e.Pose) || strings.HasPrefix(path.Clean(e.Pose), "..") {
 			return bad("pose", "%q must be relative and inside the dataset directory", e.Pose)
 		}
@@ -134,11 +144,15 @@ func (e *Entry) Validate() error {
 	if e.Frames < 0 {
 		return bad("frames", "is %d", e.Frames)
 	}
-	if e.Spans != nil && e.Frames > 0 && e.Spans[len(e.Spans)-1][1] > e.Frames {
+	if len(e.Spans) > 0 && e.Frames > 0 && e.Spans[len(e.Spans)-1][1] > e.Frames {
 		return bad("spans", "reach frame %d of a %d-frame turn", e.Spans[len(e.Spans)-1][1], e.Frames)
 	}
-	if e.Start < 0 || e.End < 0 || (e.End != 0 && e.End <= e.Start) {
+	// Written so that NaN fails: NaN compares false with everything.
+	if !(e.Start >= 0 && e.End >= 0 && !math.IsInf(e.Start, 0) && !math.IsInf(e.End, 0) && (e.End == 0 || e.End > e.Start)) {
 		return bad("start/end", "%g..%g is not a forward range of seconds", e.Start, e.End)
+	}
+	if !utf8.ValidString(e.Text) {
+		return bad("text", "is not UTF-8")
 	}
 	return nil
 }

@@ -77,6 +77,10 @@ func openModel(dir, name string, threads int) (*model, error) {
 		return nil, err
 	}
 	m.inV = []ort.Value{m.in}
+	if err := checkIO(path, name, sess); err != nil {
+		m.Close()
+		return nil, err
+	}
 	for _, o := range sess.Outputs() {
 		s, err := shape(o)
 		var t *ort.Tensor[float32]
@@ -136,4 +140,60 @@ func (m *model) Close() {
 	if m.sess != nil {
 		m.sess.Close()
 	}
+}
+
+// ioSpec is what the pipeline reads from one model slot: the NHWC image input and the
+// number of values of each output it indexes, in order.
+type ioSpec struct {
+	side    int64   // square input side
+	outputs []int64 // values per output
+	what    string  // the model that belongs in the slot
+}
+
+// slotSpecs are MediaPipe Holistic's models as the pipeline decodes them.
+var slotSpecs = map[string]ioSpec{
+	"pose_detection":             {224, []int64{2254 * 12, 2254}, "MediaPipe's BlazePose detector"},
+	"pose_landmark_lite":         {256, []int64{195, 1, 256 * 256, 64 * 64 * 39, 117}, "MediaPipe's BlazePose landmark model"},
+	"pose_landmark_full":         {256, []int64{195, 1, 256 * 256, 64 * 64 * 39, 117}, "MediaPipe's BlazePose landmark model"},
+	"pose_landmark_heavy":        {256, []int64{195, 1, 256 * 256, 64 * 64 * 39, 117}, "MediaPipe's BlazePose landmark model"},
+	"hand_recrop":                {256, []int64{4}, "MediaPipe's hand re-crop model"},
+	"hand_landmark_full":         {224, []int64{63, 1, 1, 63}, "MediaPipe's hand landmark model"},
+	"hand_landmark_lite":         {224, []int64{63, 1, 1, 63}, "MediaPipe's hand landmark model"},
+	"face_detection_short_range": {128, []int64{896 * 16, 896}, "MediaPipe's BlazeFace short-range detector"},
+	"face_landmark":              {192, []int64{1404, 1}, "MediaPipe's face mesh model"},
+}
+
+// checkIO holds a loaded model to what its slot's code reads, so that a valid ONNX model
+// of the wrong kind is refused at load with the file named, instead of an index out of
+// range or a nil pointer at the first frame.
+func checkIO(path, slot string, sess *runtime.Session) error {
+	spec, ok := slotSpecs[slot]
+	if !ok {
+		return nil
+	}
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("model %s in the %s slot: %s; want %s (%d outputs of %v values, input [1 %d %d 3])",
+			path, slot, fmt.Sprintf(format, args...), spec.what, len(spec.outputs), spec.outputs, spec.side, spec.side)
+	}
+	in := sess.Inputs()[0]
+	if want := []int64{1, spec.side, spec.side, 3}; fmt.Sprint(in.Dimensions) != fmt.Sprint(want) {
+		return fail("input %s is %v", in.Name, in.Dimensions)
+	}
+	if in.DataType != ort.TensorElementDataTypeFloat {
+		return fail("input %s holds %v, not float32", in.Name, in.DataType)
+	}
+	outs := sess.Outputs()
+	if len(outs) != len(spec.outputs) {
+		return fail("it has %d outputs", len(outs))
+	}
+	for i, o := range outs {
+		n := int64(1)
+		for _, d := range o.Dimensions {
+			n *= d
+		}
+		if n != spec.outputs[i] || o.DataType != ort.TensorElementDataTypeFloat {
+			return fail("output %d (%s) is %v of %v", i, o.Name, o.Dimensions, o.DataType)
+		}
+	}
+	return nil
 }

@@ -447,10 +447,15 @@ func (f *File) Write(w io.Writer) error {
 	return bw.Flush()
 }
 
-// WriteFile writes the file (format 0.2) to path.
+// WriteFile writes the file (format 0.2) to path, readable by its owner only (0600): a
+// .pose file holds a person's face and hands.
 func (f *File) WriteFile(path string) error {
-	out, err := os.Create(path)
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
+		return err
+	}
+	if err := out.Chmod(0o600); err != nil { // a file that existed keeps its mode otherwise
+		out.Close()
 		return err
 	}
 	if err := f.Write(out); err != nil {

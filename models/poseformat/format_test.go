@@ -370,3 +370,26 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+// TestWriteFileIsPrivate: a .pose file holds a person's face and hands; WriteFile makes it
+// 0600, also when it replaces a file that was readable by others.
+func TestWriteFileIsPrivate(t *testing.T) {
+	f, err := NewHolistic(64, 48, 25, make([][NumPoints][3]float32, 2), make([][NumPoints]float32, 2), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "x.pose")
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.WriteFile(p); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, want 0600", st.Mode().Perm())
+	}
+}

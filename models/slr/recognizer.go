@@ -76,6 +76,10 @@ func Open(dir string, opt Options) (*Recognizer, error) {
 		return nil, fmt.Errorf("model %s has %d inputs and %d outputs; the manifest (context=%v) needs %d and 1 or 2 (log_probs, embedding)",
 			man.Path(f), n, o, man.SLR.Context, want)
 	}
+	if err := checkIO(man, f, sess); err != nil {
+		sess.Close()
+		return nil, err
+	}
 	if r.opt.BeamWidth <= 0 {
 		r.opt.BeamWidth = 8
 	}
