@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/coder/websocket v1.8.14
 	github.com/google/flatbuffers v25.12.19+incompatible
+	github.com/kardianos/service v1.3.0
 	github.com/ollama/ollama v0.17.4
 	github.com/prometheus/client_golang v1.23.2
 	github.com/prometheus/common v0.66.1

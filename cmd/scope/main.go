@@ -39,6 +39,7 @@ func commands() []command {
 	return []command{
 		{"convert", "convert TFLite models to ONNX (`scope convert in.tflite out.onnx`, `--all`)", cmdConvert},
 		{"run", "interpret signing (default: the synthetic demo) and print each stage's timing", cmdRun},
+		{"service", "scope serve as a system service: `scope service install|uninstall|start|stop|status|unit|kiosk`", cmdService},
 		{"serve", "the daemon: interpret a camera (default: the synthetic demo) with the kiosk page, API and /metrics", cmdServe},
 		{"pose", "find the 543 Holistic keypoints in an image, video or camera (`scope pose --input v.mp4 --out v.pose`)", cmdPose},
 		{"version", "print scope's version and the versions the loaded libraries report", cmdVersion},
