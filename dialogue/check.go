@@ -23,11 +23,23 @@ func (s *Store) Check(ctx context.Context) error {
 	var problems []error
 	add := func(format string, args ...any) bool {
 		if len(problems) < 20 {
+			if len(args) == 1 && format == "%v" {
+				if e, ok := args[0].(error); ok && errors.Is(e, ErrCorrupt) {
+					problems = append(problems, e) // already says it is corrupt
+					return true
+				}
+			}
 			problems = append(problems, fmt.Errorf("%w: "+format, append([]any{ErrCorrupt}, args...)...))
 		}
 		return len(problems) < 20
 	}
-	err := s.update(ctx, "checking dialogue store "+s.path, func(tx *bolt.Tx) error {
+	run := s.update
+	if s.opts.ReadOnly {
+		// Read-only: no writer can run in this process, and bbolt's shared lock keeps
+		// other processes' writers out, so a read transaction checks exactly.
+		run = s.view
+	}
+	err := run(ctx, "checking dialogue store "+s.path, func(tx *bolt.Tx) error {
 		full := false
 		for err := range tx.Check() { // drain it all: the checker runs on this tx
 			full = full || !add("bbolt: %v", err)

@@ -26,17 +26,7 @@ func preflight(path string) error {
 	if info.Size() == 0 {
 		return nil // bbolt initialises an empty file
 	}
-	best, ok := readMeta(f, 0)
-	pageSizes := []int64{4096, 16384, 65536}
-	if ok {
-		pageSizes = []int64{int64(best.pageSize)}
-	}
-	for _, ps := range pageSizes {
-		if m, ok1 := readMeta(f, ps); ok1 && (!ok || m.txid > best.txid) {
-			best, ok = m, true
-			break
-		}
-	}
+	best, ok := newestMeta(f)
 	if !ok {
 		return nil
 	}
@@ -57,6 +47,7 @@ const noFreelist = ^uint64(0)
 
 // boltMeta is the part of a bbolt meta page preflight needs.
 type boltMeta struct {
+	root     uint64 // page of the root bucket
 	pageSize uint32
 	freelist uint64
 	pgid     uint64
@@ -83,9 +74,68 @@ func readMeta(f *os.File, offset int64) (boltMeta, bool) {
 	if h.Sum64() != le.Uint64(b[56:]) {
 		return boltMeta{}, false
 	}
-	m := boltMeta{pageSize: le.Uint32(b[8:]), freelist: le.Uint64(b[32:]), pgid: le.Uint64(b[40:]), txid: le.Uint64(b[48:])}
+	m := boltMeta{root: le.Uint64(b[16:]), pageSize: le.Uint32(b[8:]), freelist: le.Uint64(b[32:]), pgid: le.Uint64(b[40:]), txid: le.Uint64(b[48:])}
 	if m.pageSize < 512 || m.pageSize > 1<<20 {
 		return boltMeta{}, false
 	}
 	return m, true
+}
+
+// newestMeta returns the newer of the file's two valid meta pages.
+func newestMeta(f *os.File) (boltMeta, bool) {
+	best, ok := readMeta(f, 0)
+	pageSizes := []int64{4096, 16384, 65536}
+	if ok {
+		pageSizes = []int64{int64(best.pageSize)}
+	}
+	for _, ps := range pageSizes {
+		if m, ok1 := readMeta(f, ps); ok1 && (!ok || m.txid > best.txid) {
+			return m, true
+		}
+	}
+	return best, ok
+}
+
+// rootBuckets reads the names of the root buckets from the file itself, without bbolt,
+// so that it works on a store bbolt cannot open: the root bucket's page is a leaf
+// (SCOPE's few buckets always fit one) whose elements are the bucket names. ok is false
+// when the meta pages or the root page cannot be read (the caller cannot tell whose the
+// file is).
+func rootBuckets(f *os.File) (names []string, ok bool) {
+	m, ok := newestMeta(f)
+	if !ok || m.root < 2 || m.root >= m.pgid {
+		return nil, false
+	}
+	page := make([]byte, m.pageSize)
+	if _, err := f.ReadAt(page, int64(m.root)*int64(m.pageSize)); err != nil {
+		return nil, false
+	}
+	le := binary.LittleEndian
+	// Page header: id u64, flags u16, count u16, overflow u32.
+	if le.Uint64(page) != m.root {
+		return nil, false
+	}
+	flags, count := le.Uint16(page[8:]), int(le.Uint16(page[10:]))
+	if flags&0x02 == 0 && flags&0x01 == 0 {
+		return nil, false // neither a leaf nor a branch
+	}
+	for i := range count {
+		// Leaf element: flags u32, pos u32, ksize u32, vsize u32; branch element:
+		// pos u32, ksize u32, pgid u64. pos counts from the element itself.
+		e := 16 + 16*i
+		if e+16 > len(page) {
+			return nil, false
+		}
+		var pos, ksize int
+		if flags&0x02 != 0 {
+			pos, ksize = int(le.Uint32(page[e+4:])), int(le.Uint32(page[e+8:]))
+		} else {
+			pos, ksize = int(le.Uint32(page[e:])), int(le.Uint32(page[e+4:]))
+		}
+		if ksize <= 0 || e+pos+ksize > len(page) {
+			return nil, false
+		}
+		names = append(names, string(page[e+pos:e+pos+ksize]))
+	}
+	return names, true
 }

@@ -2,6 +2,7 @@ package dialogue
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -62,6 +64,11 @@ type Options struct {
 	// MustExist makes Open fail with ErrNoStore instead of creating a missing file
 	// (command-line tools that only read or delete use it).
 	MustExist bool
+	// ReadOnly opens an existing file without ever writing to it (no migration, no
+	// mode change, no retention, no clean-up of leftovers): for tools that only look,
+	// so that they work on a read-only file and never write into a damaged one. The
+	// file must already have this build's schema. Writing methods fail.
+	ReadOnly bool
 }
 
 // Store is a dialogue store backed by one bbolt file. Its methods are safe for
@@ -97,6 +104,10 @@ func openWith(path string, opts Options, migs []migration) (*Store, error) {
 	}
 	if opts.Retention < 0 {
 		return nil, fmt.Errorf("opening dialogue store %s: %w: negative retention %v", path, ErrInvalid, opts.Retention)
+	}
+	if opts.ReadOnly {
+		opts.MustExist = true
+		opts.Retention = 0 // retention deletes: not for a read-only look
 	}
 	s := &Store{path: path, opts: opts, log: opts.Logger, now: opts.Now, migs: migs}
 	if s.log == nil {
@@ -197,7 +208,7 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 			file = f
 			return f, err
 		}
-		db, err = bolt.Open(path, FileMode, &bolt.Options{Timeout: timeout, OpenFile: openFile})
+		db, err = bolt.Open(path, FileMode, &bolt.Options{Timeout: timeout, OpenFile: openFile, ReadOnly: s.opts.ReadOnly})
 		if err != nil || attempt == 3 || sameFile(file, path) {
 			break
 		}
@@ -214,6 +225,13 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 			return nil, fmt.Errorf("opening dialogue store %s: %w: %v (check that --db or dialogue.path names the store; if it is the store and damaged, `scope wipe` starts an empty one)", path, ErrNotStore, err)
 		}
 		return nil, fmt.Errorf("opening dialogue store %s: %w", path, err)
+	}
+	if s.opts.ReadOnly {
+		if err := s.checkSchema(db); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+		return db, nil
 	}
 	// Holding the lock, finish what a process killed during a wipe or compaction
 	// left beside the store.
@@ -274,7 +292,11 @@ func (s *Store) tx(ctx context.Context, op string, write bool, fn func(tx *bolt.
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("%s: %w: %s: %v (run `scope conversations check`; `scope wipe` starts empty)", op, ErrCorrupt, s.path, r)
+			hint := "run `scope conversations check` to see the damage; `scope wipe` starts an empty store"
+			if strings.HasPrefix(op, "checking") {
+				hint = "the file is damaged where bbolt cannot even check it: keep a copy if it matters, then `scope wipe` starts an empty store (or restore a backup)"
+			}
+			err = fmt.Errorf("%s: %w: %s: %v (%s)", op, ErrCorrupt, s.path, r, hint)
 		}
 	}()
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -287,4 +309,35 @@ func (s *Store) tx(ctx context.Context, op string, write bool, fn func(tx *bolt.
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil
+}
+
+// checkSchema is the read-only part of migrate: the file is a store of this build's
+// schema, and nothing is written.
+func (s *Store) checkSchema(db *bolt.DB) error {
+	latest := s.migs[len(s.migs)-1].version
+	return db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			var other []byte
+			_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+				other = append([]byte(nil), name...)
+				return errStop
+			})
+			if other != nil {
+				return fmt.Errorf("opening dialogue store %s: %w: it is a bbolt file of another program (bucket %q)", s.path, ErrNotStore, other)
+			}
+			return fmt.Errorf("opening dialogue store %s: %w: it holds nothing yet", s.path, ErrNoStore)
+		}
+		v := meta.Get(keySchema)
+		if len(v) != 4 {
+			return fmt.Errorf("opening dialogue store %s: %w: schema version is missing or damaged", s.path, ErrNotStore)
+		}
+		switch have := binary.BigEndian.Uint32(v); {
+		case have > latest:
+			return fmt.Errorf("opening dialogue store %s: %w: file has schema %d, this scope knows up to %d; upgrade scope or use another --db", s.path, ErrSchemaTooNew, have, latest)
+		case have < latest:
+			return fmt.Errorf("opening dialogue store %s read-only: it has schema %d and needs migrating to %d, which writes; start scope (or any command that writes) on it once with write access", s.path, have, latest)
+		}
+		return nil
+	})
 }

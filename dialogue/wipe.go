@@ -54,7 +54,70 @@ const wipeSuffix = ".wiping"
 // file. Overwriting removes the data from the file system's view; on flash storage
 // old blocks may survive below it until the device reuses them (use full-disk
 // encryption where that matters).
+//
+// Before it touches anything it makes sure the file is a SCOPE store: the names of
+// the file's root buckets are read from the file itself (so a damaged store still
+// qualifies), and a file with buckets SCOPE does not make (another program's bbolt
+// database) is refused with ErrNotStore, as is a file whose root cannot be read
+// (ErrUnverified): WipeUnverifiedFile destroys that one when the user says so.
 func WipeFile(path string) (existed bool, err error) {
+	return wipeFile(path, false)
+}
+
+// WipeUnverifiedFile is WipeFile for a bbolt file whose root page is too damaged to tell
+// whose it is. It still refuses a file that names another program's buckets.
+func WipeUnverifiedFile(path string) (existed bool, err error) {
+	return wipeFile(path, true)
+}
+
+// ErrUnverified: the file is a bbolt file but too damaged to tell whether it is SCOPE's.
+var ErrUnverified = errors.New("cannot tell whether this is a SCOPE dialogue store")
+
+// storeBuckets are the root buckets a SCOPE store has (schema.go).
+var storeBuckets = map[string]bool{string(bucketMeta): true, string(bucketConvs): true, string(bucketTurns): true,
+	string(bucketActivity): true, string(bucketEmbeddings): true}
+
+// Whose tells whether the file at path is a SCOPE store without opening it as a
+// database: nil for one (or an empty file), ErrNotStore naming a foreign bucket or
+// saying it is not bbolt, ErrUnverified when the root cannot be read.
+func Whose(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return whose(f, path)
+}
+
+func whose(f *os.File, path string) error {
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if info.Size() == 0 {
+		return nil
+	}
+	if !looksLikeBolt(f) {
+		return fmt.Errorf("%w: %s has no bbolt header, so it is not scope's file (check --db or dialogue.path)", ErrNotStore, path)
+	}
+	names, ok := rootBuckets(f)
+	if !ok {
+		return fmt.Errorf("%w: %s is a bbolt file whose root page cannot be read", ErrUnverified, path)
+	}
+	meta := false
+	for _, n := range names {
+		if !storeBuckets[n] {
+			return fmt.Errorf("%w: %s is another program's bbolt database (it has a bucket %q, which scope never makes); check --db or dialogue.path", ErrNotStore, path, n)
+		}
+		meta = meta || n == string(bucketMeta)
+	}
+	if len(names) > 0 && !meta {
+		return fmt.Errorf("%w: %s has buckets %q but no %q bucket, so it is not a scope store", ErrNotStore, path, names, bucketMeta)
+	}
+	return nil
+}
+
+func wipeFile(path string, unverified bool) (existed bool, err error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return wipeLeftovers(path)
@@ -70,8 +133,8 @@ func WipeFile(path string) (existed bool, err error) {
 	if info.IsDir() {
 		return true, fmt.Errorf("wiping dialogue store %s: %w: it is a directory", path, ErrInvalid)
 	}
-	if info.Size() > 0 && !looksLikeBolt(f) {
-		return true, fmt.Errorf("wiping dialogue store %s: %w: it has no bbolt header, so it is not scope's file; not touching it (check --db or dialogue.path)", path, ErrNotStore)
+	if err := whose(f, path); err != nil && !(unverified && errors.Is(err, ErrUnverified)) {
+		return true, fmt.Errorf("not wiping: %w; nothing was changed", err)
 	}
 	if err := lockFile(f); err != nil {
 		return true, fmt.Errorf("wiping dialogue store %s: %w (stop the scope daemon first): %v", path, ErrInUse, err)

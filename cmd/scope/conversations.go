@@ -47,13 +47,15 @@ func dialoguePath(db, cfgPath string) (string, error) {
 }
 
 // openDialogue opens an existing store for a command-line tool. Retention is left to
-// the daemon, so that looking at a store never deletes from it.
-func openDialogue(a *app, db, cfgPath string) (*dialogue.Store, error) {
+// the daemon, so that looking at a store never deletes from it; commands that only look
+// open it read-only, so that they work on a read-only file and never write into one
+// (a damaged one included).
+func openDialogue(a *app, db, cfgPath string, readOnly bool) (*dialogue.Store, error) {
 	path, err := dialoguePath(db, cfgPath)
 	if err != nil {
 		return nil, err
 	}
-	return dialogue.Open(path, dialogue.Options{MustExist: true, Logger: a.log})
+	return dialogue.Open(path, dialogue.Options{MustExist: true, ReadOnly: readOnly, Logger: a.log})
 }
 
 // parseWithID parses flags that may stand before or after one conversation ID.
@@ -88,7 +90,7 @@ func cmdConversationsList(ctx context.Context, a *app, args []string) error {
 	if fs.NArg() != 0 {
 		return fmt.Errorf("scope conversations list takes no arguments, got %q: %w", fs.Args(), errUsage)
 	}
-	s, err := openDialogue(a, *db, *cfg)
+	s, err := openDialogue(a, *db, *cfg, true)
 	if err != nil {
 		return err
 	}
@@ -124,7 +126,7 @@ func cmdConversationsShow(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := openDialogue(a, *db, *cfg)
+	s, err := openDialogue(a, *db, *cfg, true)
 	if err != nil {
 		return err
 	}
@@ -176,7 +178,7 @@ func cmdConversationsExport(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := openDialogue(a, *db, *cfg)
+	s, err := openDialogue(a, *db, *cfg, true)
 	if err != nil {
 		return err
 	}
@@ -211,7 +213,7 @@ func cmdConversationsDelete(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := openDialogue(a, *db, *cfg)
+	s, err := openDialogue(a, *db, *cfg, false)
 	if err != nil {
 		return err
 	}
@@ -229,7 +231,7 @@ func cmdConversationsCheck(ctx context.Context, a *app, args []string) error {
 	if err := parseFlags(a, fs, args); err != nil {
 		return err
 	}
-	s, err := openDialogue(a, *db, *cfg)
+	s, err := openDialogue(a, *db, *cfg, true)
 	if err != nil {
 		return err
 	}
