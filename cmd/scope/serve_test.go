@@ -6,9 +6,11 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -113,5 +115,56 @@ func TestRunFromAnInstalledLayout(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(home, "data", "dialogue.db")); err != nil {
 		t.Fatalf("the store is not under $SCOPE_HOME/data: %v", err)
+	}
+}
+
+// SIGTERM to the daemon drains the work in flight, ends the conversation and closes the
+// store: the file opens at once afterwards and the conversation says why it ended. (The
+// drain is bounded at 4 s in the engine; the time it took is logged, not asserted.)
+func TestServeStopsOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := scopeBinary(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "SCOPE_DATA_DIR="+dir, "SCOPE_EDGE_THREADS=2")
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(out.String(), "hearing:") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon did not start a dialogue:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		t.Logf("stopped %s after SIGTERM", time.Since(start).Round(time.Millisecond))
+	case <-time.After(stopGrace + 20*time.Second):
+		t.Fatalf("scope serve still running after SIGTERM:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), "draining") || !strings.Contains(out.String(), "stopped") {
+		t.Errorf("no orderly stop in the log:\n%s", out.String())
+	}
+	st, err := dialogue.Open(filepath.Join(dir, "dialogue.db"), dialogue.Options{LockTimeout: time.Second})
+	if err != nil {
+		t.Fatalf("store after SIGTERM: %v", err)
+	}
+	defer st.Close()
+	cs, err := st.Conversations(context.Background())
+	if err != nil || len(cs) == 0 {
+		t.Fatalf("conversations: %v %v", cs, err)
+	}
+	if last := cs[len(cs)-1]; last.Open() || last.EndReason != "shutdown" {
+		t.Fatalf("last conversation %+v: want ended by the shutdown", last)
 	}
 }

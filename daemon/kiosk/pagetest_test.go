@@ -14,6 +14,7 @@ import (
 	"scope/config"
 	"scope/daemon/api"
 	"scope/daemon/engine"
+	"scope/daemon/events"
 	"scope/daemon/pipeline"
 	"scope/internal/assets"
 	"scope/models/poseformat"
@@ -77,8 +78,8 @@ func (askEverything) Decide(in engine.GateInput) engine.Verdict {
 	return engine.Verdict{Show: false, Confidence: 0.3, Reason: "test gate", Alternatives: alts}
 }
 
-// serve starts a daemon on input with gate and returns its address.
-func serve(t *testing.T, ctx context.Context, input string, gate engine.Gate) string {
+// serve starts a daemon on input with gate and returns its address and engine.
+func serve(t *testing.T, ctx context.Context, input string, gate engine.Gate) (string, *engine.Engine) {
 	t.Helper()
 	c := config.Default()
 	c.Dialogue.Path = filepath.Join(t.TempDir(), "dialogue.db")
@@ -97,7 +98,7 @@ func serve(t *testing.T, ctx context.Context, input string, gate engine.Gate) st
 	}
 	go s.Serve(ctx)
 	go e.Start(ctx)
-	return strings.TrimSuffix(s.URL(), "/")
+	return strings.TrimSuffix(s.URL(), "/"), e
 }
 
 // The page in Debian's Chromium, headless, through playwright-core (pagetest/): it loads
@@ -124,8 +125,23 @@ func TestPageInChromium(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	input := synthPose(t, 4)
-	shown := serve(t, ctx, input, pipeline.ShowAll{})
-	unsure := serve(t, ctx, input, askEverything{})
+	shown, _ := serve(t, ctx, input, pipeline.ShowAll{})
+	unsure, ue := serve(t, ctx, input, askEverything{})
+	// The page's messages for failures: the pipeline's tests make these events from a
+	// failing translator and a full disk; here they are sent as the engine sends them.
+	go func() {
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				ue.Bus().Publish(events.Event{Kind: events.Error, Stage: "translate", Error: "translating sentence 9: slt: test failure"})
+				ue.Bus().Publish(events.Event{Kind: events.Store, Status: "full", Error: "write dialogue.db: no space left on device"})
+			}
+		}
+	}()
 	out := os.Getenv("SCOPE_SCREENSHOTS")
 	if out == "" {
 		out = t.TempDir()
@@ -159,7 +175,7 @@ func TestPageInChromium(t *testing.T) {
 		t.Fatalf("page tests failed: %v", err)
 	}
 	for _, want := range []string{"ok page loads offline", "ok a sentence signed", "ok a typed reply", "ok an unsure sentence",
-		"ok the signer's choice", "ok sign again", "ok calling a human interpreter", "ok end and erase"} {
+		"ok the signer's choice", "ok sign again", "ok calling a human interpreter", "ok end and erase", "ok a translator error", "ok a full disk"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("check %q did not pass", want)
 		}

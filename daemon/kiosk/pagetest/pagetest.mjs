@@ -165,6 +165,15 @@ try {
     check(r.status === 404, "conversation " + id + " after erase: HTTP " + r.status);
   });
 
+  await step("a translator error becomes a message on the page, and interpretation goes on", async () => {
+    await staff2.waitForSelector("[data-testid=banner]:has-text('translate')", { timeout: T });
+    check(/goes on/i.test(await text(staff2, "[data-testid=banner]")), "banner: " + (await text(staff2, "[data-testid=banner]")));
+  });
+
+  await step("a full disk is said on the page: nothing is being stored", async () => {
+    await signer2.waitForSelector("[data-testid=banner]:has-text('disk is full')", { timeout: T });
+  });
+
   await step("the camera's status is shown", async () => {
     check(/camera: on/i.test(await text(signer2, "[data-testid=camera]")), "camera status: " + (await text(signer2, "[data-testid=camera]")));
   });

@@ -151,17 +151,24 @@
     }
   }
 
+  // The banner holds a lasting state (the store not storing) and the latest transient
+  // message (a stage that failed), both at once.
   let bannerTimer = null;
   let sticky = "";
-  function banner(text, ms) {
+  let transient = "";
+  function showBanner() {
     const b = $("banner");
-    clearTimeout(bannerTimer);
-    b.textContent = text || sticky;
-    b.hidden = !(text || sticky);
-    if (ms) bannerTimer = setTimeout(() => { b.textContent = sticky; b.hidden = !sticky; }, ms);
+    const parts = [transient, sticky].filter(Boolean);
+    b.textContent = parts.join(" · ");
+    b.hidden = parts.length === 0;
   }
-
-  function setSticky(text) { sticky = text; banner(""); }
+  function banner(text, ms) {
+    clearTimeout(bannerTimer);
+    transient = text || "";
+    showBanner();
+    if (ms) bannerTimer = setTimeout(() => { transient = ""; showBanner(); }, ms);
+  }
+  function setSticky(text) { sticky = text; showBanner(); }
 
   function setCamera(status, error) {
     const p = $("camera");
