@@ -13,6 +13,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
+	_ "image/gif" // header sizes (headerSize)
+	_ "image/jpeg"
+	_ "image/png"
 	"os"
 	"path/filepath"
 	"sort"
@@ -92,6 +96,26 @@ type Source struct {
 // ErrNoFrames is returned when a source opens but yields no frame.
 var ErrNoFrames = errors.New("source yields no frames")
 
+// ErrTruncated is returned (by Err) when a file ends well before the frame count its
+// header announces: the frames before the damage were delivered, but the user must know
+// the rest is missing.
+var ErrTruncated = errors.New("video ends before its header says it does")
+
+// ErrTooLarge is returned for images and frames larger than MaxSide on a side.
+var ErrTooLarge = errors.New("frame too large")
+
+// MaxSide bounds the width and height of every frame (config.MaxImageSide): a
+// 16000x12000 image takes 576 MB as BGR, and a kiosk has no use for more than 8K.
+const MaxSide = 8192
+
+// MinReconnect is the shortest wait between attempts to reopen a camera or stream
+// (config.MinReconnect): a nanosecond busy-loops and floods the log.
+const MinReconnect = 100 * time.Millisecond
+
+func tooLarge(spec string, w, h int) error {
+	return fmt.Errorf("capture: %s: %w: %dx%d, at most %d on a side (scale it down first, e.g. ffmpeg -i in -vf scale=1920:-2 out.mp4)", spec, ErrTooLarge, w, h, MaxSide)
+}
+
 // Classify tells what kind of source spec names.
 func Classify(spec string) Kind {
 	switch {
@@ -126,6 +150,9 @@ func Open(spec string, opt Options) (*Source, error) {
 	if opt.Buffer <= 0 {
 		opt.Buffer = 4
 	}
+	if opt.Reconnect > 0 && opt.Reconnect < MinReconnect {
+		opt.Reconnect = MinReconnect
+	}
 	s := &Source{spec: spec, kind: Classify(spec), opt: opt, done: make(chan struct{})}
 	if spec == "" {
 		return nil, errors.New("capture: no source given: set capture.source or --input (a camera index, /dev/videoN, a video file, an rtsp:// URL or an image)")
@@ -148,6 +175,10 @@ func (s *Source) open() error {
 		}
 	}
 	if s.kind == Image {
+		// Read the size from the header before decoding anything large.
+		if w, h, ok := headerSize(s.spec); ok && (w > MaxSide || h > MaxSide) {
+			return tooLarge(s.spec, w, h)
+		}
 		m := gocv.IMRead(s.spec, gocv.IMReadColor)
 		if m.Empty() {
 			m.Close()
@@ -155,6 +186,9 @@ func (s *Source) open() error {
 		}
 		s.width, s.height = m.Cols(), m.Rows()
 		m.Close()
+		if s.width > MaxSide || s.height > MaxSide {
+			return tooLarge(s.spec, s.width, s.height)
+		}
 		s.images = []string{s.spec}
 		s.frameCount = 1
 		return nil
@@ -179,7 +213,26 @@ func (s *Source) open() error {
 	s.width = int(vc.Get(gocv.VideoCaptureFrameWidth))
 	s.height = int(vc.Get(gocv.VideoCaptureFrameHeight))
 	s.frameCount = int(vc.Get(gocv.VideoCaptureFrameCount))
+	if s.width > MaxSide || s.height > MaxSide {
+		s.Close()
+		return tooLarge(s.spec, s.width, s.height)
+	}
 	return nil
+}
+
+// headerSize reads an image's size from its header (the formats Go's image package
+// knows: JPEG, PNG, GIF); ok is false for other formats, which OpenCV then decodes.
+func headerSize(path string) (w, h int, ok bool) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0, false
+	}
+	defer f.Close()
+	c, _, err := image.DecodeConfig(f)
+	if err != nil {
+		return 0, 0, false
+	}
+	return c.Width, c.Height, true
 }
 
 func (s *Source) openCapture() (*gocv.VideoCapture, error) {
@@ -327,6 +380,9 @@ func (s *Source) loop(ctx context.Context, ch chan Frame) {
 			}
 			if seq == 0 {
 				s.err = fmt.Errorf("capture: %s: %w", s.spec, ErrNoFrames)
+			} else if s.kind == File && s.frameCount > 0 && float64(seq) < 0.9*float64(s.frameCount) {
+				s.err = fmt.Errorf("capture: %s: %w: it ended after %d of the %d frames it announces (truncated or damaged); the frames before were used",
+					s.spec, ErrTruncated, seq, s.frameCount)
 			}
 			return
 		}
@@ -382,6 +438,9 @@ func (s *Source) next(seq int64, start time.Time) (gocv.Mat, time.Duration, bool
 		if !s.opt.Loop && int(seq) >= len(s.images) {
 			return gocv.Mat{}, 0, false, nil
 		}
+		if w, h, ok := headerSize(s.images[i]); ok && (w > MaxSide || h > MaxSide) {
+			return gocv.Mat{}, 0, false, tooLarge(s.images[i], w, h)
+		}
 		m := gocv.IMRead(s.images[i], gocv.IMReadColor)
 		if m.Empty() {
 			m.Close()
@@ -416,6 +475,11 @@ func (s *Source) next(seq int64, start time.Time) (gocv.Mat, time.Duration, bool
 	}
 	if s.width == 0 {
 		s.width, s.height = m.Cols(), m.Rows()
+	}
+	if m.Cols() > MaxSide || m.Rows() > MaxSide {
+		w, h := m.Cols(), m.Rows()
+		m.Close()
+		return gocv.Mat{}, 0, false, tooLarge(s.spec, w, h)
 	}
 	return m, pts, true, nil
 }

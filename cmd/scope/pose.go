@@ -129,8 +129,11 @@ func cmdPose(ctx context.Context, a *app, args []string) error {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
-	if err := src.Err(); err != nil {
-		return err
+	// A truncated video still gives the keypoints of the frames before the damage:
+	// they are written, and the error follows.
+	srcErr := src.Err()
+	if srcErr != nil && !(errors.Is(srcErr, capture.ErrTruncated) && len(points) > 0) {
+		return srcErr
 	}
 	if ctx.Err() != nil && len(points) == 0 {
 		return ctx.Err()
@@ -150,6 +153,9 @@ func cmdPose(ctx context.Context, a *app, args []string) error {
 		*out, n, width, height, found[0], found[1], found[2], found[3], float64(n)/time.Since(started).Seconds(), *complexity)
 	if *overlay != "" {
 		fmt.Fprintf(a.stdout, "overlay: %s\n", *overlay)
+	}
+	if srcErr != nil {
+		return fmt.Errorf("%s holds the %d frames before the damage: %w", *out, n, srcErr)
 	}
 	return nil
 }
