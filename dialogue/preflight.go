@@ -39,6 +39,17 @@ func preflight(path string) error {
 		return fmt.Errorf("opening dialogue store %s: %w: free-page list at page %d is beyond the file's %d pages; run `scope wipe` to start empty",
 			path, ErrNotStore, best.freelist, best.pgid)
 	}
+	// bbolt panics on a damaged free-page list while opening for writing, with the file
+	// mapped and locked, and a recover cannot unmap it: the lock would stay with this
+	// process. So the list's page header is checked here first.
+	if best.freelist != noFreelist {
+		var h [16]byte
+		if _, err := f.ReadAt(h[:], int64(best.freelist)*int64(best.pageSize)); err != nil ||
+			binary.LittleEndian.Uint64(h[:]) != best.freelist || binary.LittleEndian.Uint16(h[8:])&0x10 == 0 {
+			return fmt.Errorf("opening dialogue store %s: %w: its free-page list (page %d) is damaged; restore a copy, or `scope wipe` starts an empty store",
+				path, ErrNotStore, best.freelist)
+		}
+	}
 	return nil
 }
 

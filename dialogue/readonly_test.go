@@ -75,3 +75,52 @@ func TestWhoseTellsStoresFromOtherFiles(t *testing.T) {
 		t.Error("another program's file is gone")
 	}
 }
+
+// TestQuarantineMovesADamagedStoreAside: with Options.Quarantine (the daemon's), a store
+// bbolt cannot open is moved aside, kept byte for byte, and an empty one starts; another
+// program's file is never moved.
+func TestQuarantineMovesADamagedStoreAside(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "d.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustStart(t, s)
+	for i := range 40 {
+		mustAppend(t, s, c.ID, SpeakerSigner, turnText(c.ID, uint64(i+1)))
+	}
+	s.Close()
+	raw, _ := os.ReadFile(path)
+	for i := 4 * 4096; i < len(raw); i++ {
+		raw[i] ^= 0xff
+	}
+	os.WriteFile(path, raw, 0o600)
+	if _, err := Open(path, Options{}); err == nil {
+		t.Skip("this damage did not stop Open")
+	}
+	q, err := Open(path, Options{Quarantine: true})
+	if err != nil {
+		t.Fatalf("quarantine: %v", err)
+	}
+	defer q.Close()
+	aside := q.Quarantined()
+	if aside == "" {
+		t.Fatal("no file moved aside")
+	}
+	if kept, _ := os.ReadFile(aside); !bytes.Equal(kept, raw) {
+		t.Error("the damaged copy was not kept as it was")
+	}
+	if cs, err := q.Conversations(context.Background()); err != nil || len(cs) != 0 {
+		t.Errorf("the new store: %v %v", cs, err)
+	}
+	other := filepath.Join(t.TempDir(), "other.bolt")
+	db, _ := bolt.Open(other, 0o600, nil)
+	db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("patients")); return err })
+	db.Close()
+	if _, err := Open(other, Options{Quarantine: true}); !errors.Is(err, ErrNotStore) {
+		t.Errorf("another program's file: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Error("another program's file was moved")
+	}
+}

@@ -64,6 +64,12 @@ type Options struct {
 	// MustExist makes Open fail with ErrNoStore instead of creating a missing file
 	// (command-line tools that only read or delete use it).
 	MustExist bool
+	// Quarantine moves a damaged store aside (to <path>.damaged-<time>, kept for
+	// recovery, never deleted) and starts an empty one, instead of failing: for the
+	// daemon, which must keep interpreting. Another program's file (by its buckets), a
+	// store in use and one of a newer schema are never moved.
+	// Quarantined reports the file moved aside.
+	Quarantine bool
 	// ReadOnly opens an existing file without ever writing to it (no migration, no
 	// mode change, no retention, no clean-up of leftovers): for tools that only look,
 	// so that they work on a read-only file and never write into a damaged one. The
@@ -89,6 +95,31 @@ type Store struct {
 
 	stop context.CancelFunc
 	done sync.WaitGroup
+
+	quarantined string // where Open moved a damaged store (Options.Quarantine)
+}
+
+// Quarantined is the path a damaged store was moved to when this Store was opened with
+// Options.Quarantine, or "".
+func (s *Store) Quarantined() string { return s.quarantined }
+
+// damaged reports whether err from opening path means the file is a damaged SCOPE store
+// (and not another program's file, a store in use or of a newer schema).
+func damaged(path string, err error) bool {
+	if !errors.Is(err, ErrNotStore) && !errors.Is(err, ErrCorrupt) {
+		return false
+	}
+	if errors.Is(err, ErrInUse) || errors.Is(err, ErrSchemaTooNew) {
+		return false
+	}
+	if st, serr := os.Stat(path); serr != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	// A file too damaged to tell is moved too: moving keeps every byte, and the file
+	// sits where scope's configuration puts its store. A file that names another
+	// program's buckets is never moved.
+	werr := Whose(path)
+	return werr == nil || errors.Is(werr, ErrUnverified)
 }
 
 // Open opens (creating it if needed, unless Options.MustExist) the dialogue store at
@@ -117,6 +148,16 @@ func openWith(path string, opts Options, migs []migration) (*Store, error) {
 		s.now = time.Now
 	}
 	db, err := s.openDB()
+	if err != nil && opts.Quarantine && !opts.ReadOnly && damaged(path, err) {
+		aside := fmt.Sprintf("%s.damaged-%s", path, s.now().UTC().Format("20060102T150405Z"))
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return nil, fmt.Errorf("%w (moving it aside failed too: %v)", err, rerr)
+		}
+		syncDir(path)
+		s.log.Error("the dialogue store was damaged: moved aside, starting an empty one", "damaged", aside, "error", err)
+		s.quarantined = aside
+		db, err = s.openDB()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -185,10 +226,15 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 	}
 	// A damaged file can make bbolt panic while it reads pages; report it as a bad
 	// file instead of taking the caller down.
+	// The file bbolt opened last: a panic inside bbolt.Open leaves it open and locked,
+	// and a second Open of the same path in this process would then wait for our own lock.
+	var opened *os.File
 	defer func() {
 		if r := recover(); r != nil {
 			if db != nil {
 				_ = db.Close()
+			} else if opened != nil {
+				_ = opened.Close() // releases bbolt's flock too
 			}
 			db, err = nil, fmt.Errorf("opening dialogue store %s: %w: %v (if it is the store and damaged, `scope wipe` starts an empty one)", path, ErrNotStore, r)
 		}
@@ -205,7 +251,7 @@ func (s *Store) openDB() (db *bolt.DB, err error) {
 		var file *os.File
 		openFile := func(name string, flag int, perm os.FileMode) (*os.File, error) {
 			f, err := os.OpenFile(name, flag, perm)
-			file = f
+			file, opened = f, f
 			return f, err
 		}
 		db, err = bolt.Open(path, FileMode, &bolt.Options{Timeout: timeout, OpenFile: openFile, ReadOnly: s.opts.ReadOnly})

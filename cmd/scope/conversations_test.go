@@ -297,6 +297,40 @@ func TestWipeRemovesTelemetryLeftovers(t *testing.T) {
 	}
 }
 
+// TestWipeRemovesDamagedCopies: a damaged store the daemon moved aside holds
+// conversations too: wipe lists and destroys it.
+func TestWipeRemovesDamagedCopies(t *testing.T) {
+	isolateWipe(t)
+	db := seedStore(t)
+	raw, _ := os.ReadFile(db)
+	for i := 4 * 4096; i < len(raw); i++ {
+		raw[i] ^= 0xff
+	}
+	os.WriteFile(db, raw, 0o600)
+	s, err := dialogue.Open(db, dialogue.Options{Quarantine: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	aside := s.Quarantined()
+	s.Close()
+	if aside == "" {
+		t.Fatal("nothing was moved aside")
+	}
+	var out bytes.Buffer
+	a := &app{stdout: &out, stderr: io.Discard, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := cmdWipe(context.Background(), a, []string{"--db", db}); !errors.Is(err, errUsage) || !strings.Contains(out.String(), aside) {
+		t.Fatalf("dry run does not list %s: %v\n%s", aside, err, out.String())
+	}
+	if err := cmdWipe(context.Background(), a, []string{"--yes", "--db", db}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{db, aside} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still there", p)
+		}
+	}
+}
+
 // TestLookingAtAStoreNeverWritesToIt: list, show, export and check open the store
 // read-only: they work on a read-only file and leave a (damaged) file byte for byte.
 func TestLookingAtAStoreNeverWritesToIt(t *testing.T) {

@@ -69,14 +69,19 @@ daemon first.`)
 	if err != nil {
 		return err
 	}
-	if existed {
+	var errs []error
+	for _, d := range damagedCopies(path) {
+		if _, err := dialogue.WipeUnverifiedFile(d); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if existed || len(plan) > 0 {
 		for _, p := range plan {
 			fmt.Fprintf(a.stdout, "done: %s\n", p)
 		}
 	} else {
 		fmt.Fprintf(a.stdout, "nothing to wipe: no dialogue store at %s\n", path)
 	}
-	var errs []error
 	for _, p := range leftovers {
 		if err := os.RemoveAll(p); err != nil {
 			errs = append(errs, err)
@@ -116,7 +121,25 @@ func wipePlan(path string, unverified bool) (plan []string, refusal error) {
 			plan = append(plan, fmt.Sprintf("overwrite with zeros and remove %s%s (%d bytes), left by an interrupted wipe or compaction", path, suffix, st.Size()))
 		}
 	}
+	for _, d := range damagedCopies(path) {
+		if st, err := os.Lstat(d); err == nil {
+			plan = append(plan, fmt.Sprintf("overwrite with zeros and remove %s (%d bytes), a damaged store the daemon moved aside", d, st.Size()))
+		}
+	}
 	return plan, nil
+}
+
+// damagedCopies are the damaged stores the daemon moved aside (dialogue.Options.Quarantine)
+// that are scope's by their buckets, or too damaged to tell (they sit under scope's name).
+func damagedCopies(path string) []string {
+	all, _ := filepath.Glob(path + ".damaged-*")
+	var out []string
+	for _, d := range all {
+		if err := dialogue.Whose(d); err == nil || errors.Is(err, dialogue.ErrUnverified) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // describeStore says what the store holds. A store that cannot be opened is still

@@ -206,9 +206,14 @@ func New(cfg Config) (_ *Engine, err error) {
 	e.swaps = e.reg.CounterVec("scope_bundle_swaps_total", "Bundle swaps by result (ok, failed).", "result")
 
 	if !cfg.NoStore {
-		e.store, err = dialogue.Open(c.DialoguePath(), dialogue.Options{Retention: time.Duration(c.Dialogue.Retention), Logger: e.log})
+		// A damaged store is moved aside (kept) and an empty one started: the kiosk
+		// keeps interpreting (reliability issue; dialogue.Options.Quarantine).
+		e.store, err = dialogue.Open(c.DialoguePath(), dialogue.Options{Retention: time.Duration(c.Dialogue.Retention), Logger: e.log, Quarantine: true})
 		if err != nil {
 			return nil, err
+		}
+		if q := e.store.Quarantined(); q != "" {
+			e.log.Error("the dialogue store was damaged and has been moved aside; conversations from now on go to a new store", "damaged_copy", q, "store", c.DialoguePath())
 		}
 		e.st.store = "ok"
 	} else {
