@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"scope/config"
@@ -11,6 +13,7 @@ import (
 	"scope/gate"
 	"scope/interpret"
 	"scope/models/bundle"
+	"scope/models/lexicon"
 	"scope/models/slr"
 )
 
@@ -52,6 +55,7 @@ func cmdGateCalibrate(ctx context.Context, a *app, args []string) error {
 	margin := fs.Float64("margin", 1.25, "factor on that quantile")
 	dry := fs.Bool("dry-run", false, "print the calibration without writing it into the bundle")
 	limit := fs.Int("limit", 0, "calibrate on the first N signer turns only (0: all; for trying it out)")
+	addLex := fs.String("add-lexicon", "", "first add this lexicon.json (a file inside the recogniser bundle) to the bundle as its gloss-to-word lexicon")
 	if err := parseFlags(a, fs, args); err != nil {
 		return err
 	}
@@ -76,6 +80,11 @@ func cmdGateCalibrate(ctx context.Context, a *app, args []string) error {
 	ds, err := dataset.Open(*data)
 	if err != nil {
 		return err
+	}
+	if *addLex != "" {
+		if err := addLexicon(c, *addLex); err != nil {
+			return err
+		}
 	}
 	ch, lex, closeAll, err := openChain(a, c, false)
 	if err != nil {
@@ -187,6 +196,48 @@ func cmdGateCalibrate(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintf(w, "wrote the gate into %s (%.0f s)\n", man.Dir(), time.Since(start).Seconds())
 	return nil
+}
+
+// addLexicon lists file (inside the configured recogniser bundle) in the bundle's manifest
+// as its lexicon, replacing an earlier entry, after checking that it is a lexicon.
+func addLexicon(c config.Config, file string) error {
+	dir := c.SLR.Bundle
+	var err error
+	if dir == "" {
+		if dir, err = slr.DefaultBundleDir(); err != nil {
+			return err
+		}
+	}
+	if _, err := lexicon.Load(file); err != nil {
+		return err
+	}
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	absFile, err := filepath.Abs(file)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(absDir, absFile)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("--add-lexicon %s: the file must be inside the bundle folder %s", file, dir)
+	}
+	man, err := bundle.Load(dir)
+	if err != nil {
+		return err
+	}
+	keep := man.Files[:0]
+	for _, f := range man.Files {
+		if f.Role != gate.RoleLexicon {
+			keep = append(keep, f)
+		}
+	}
+	man.Files = keep
+	if _, err := man.AddFile(gate.RoleLexicon, filepath.ToSlash(rel), ""); err != nil {
+		return err
+	}
+	return man.Write()
 }
 
 // embeddings runs the recogniser over up to limit signer turns of splits (context: the

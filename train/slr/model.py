@@ -35,6 +35,9 @@ class ModelConfig:
     dropout: float = 0.1
     max_frames: int = 2048
     max_context: int = 128
+    # >0: the context is a sequence of sentence embeddings of this size, one per previous turn
+    # (the translator LM's, as the SCOPE paper feeds its recogniser), instead of token ids
+    context_embed_dim: int = 0
 
     def to_dict(self):
         return asdict(self)
@@ -113,14 +116,18 @@ class Recognizer(nn.Module):
         self.conv1 = TemporalConv(d, d)
         self.conv2 = TemporalConv(d, d)
         self.pos = nn.Parameter(torch.randn(cfg.max_frames // 4 + 1, d) * 0.02)
-        self.with_context = cfg.context_vocab > 0
+        self.with_context = cfg.context_vocab > 0 or cfg.context_embed_dim > 0
+        self.embed_context = cfg.context_embed_dim > 0
         self.blocks = nn.ModuleList(Block(d, cfg.heads, cfg.ff, cfg.dropout, self.with_context)
                                     for _ in range(cfg.layers))
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, cfg.vocab_size)
         self.motion_proj = nn.Linear(d, d)
+        if self.embed_context:
+            self.cin = nn.Linear(cfg.context_embed_dim, d)
         if self.with_context:
-            self.tok = nn.Embedding(cfg.context_vocab, d, padding_idx=0)
+            if not self.embed_context:
+                self.tok = nn.Embedding(cfg.context_vocab, d, padding_idx=0)
             self.cpos = nn.Parameter(torch.randn(cfg.max_context, d) * 0.02)
             self.cblocks = nn.ModuleList(Block(d, cfg.heads, cfg.ff, cfg.dropout, False)
                                          for _ in range(cfg.context_layers))
@@ -129,11 +136,16 @@ class Recognizer(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
 
     def encode_context(self, ids):
-        """Context memory [B, L, d] and its attention bias [B, 1, 1, L] from token ids (0 = pad)."""
+        """Context memory [B, L, d] and its attention bias [B, 1, 1, L] from token ids (0 = pad),
+        or, with context_embed_dim, from sentence embeddings [B, L, E] (all-zero rows = pad)."""
         L = ids.shape[1]
-        pad = (ids == 0).to(torch.float32)
+        if self.embed_context:
+            pad = (ids.abs().sum(-1) == 0).to(torch.float32)
+            x = self.drop(self.cin(ids) + self.cpos[:L])
+        else:
+            pad = (ids == 0).to(torch.float32)
+            x = self.drop(self.tok(ids) + self.cpos[:L])
         bias = (pad * NEG)[:, None, None, :]
-        x = self.drop(self.tok(ids) + self.cpos[:L])
         for b in self.cblocks:
             x = b(x, bias)
         return self.cnorm(x), bias, 1.0 - pad

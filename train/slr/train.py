@@ -10,6 +10,7 @@ no context input).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import random
@@ -49,9 +50,13 @@ class TrainConfig:
     limit: int = 0              # read only the first N training turns (0: all)
     dev_limit: int = 300        # dev turns scored during training (0: all)
     augment: bool = True
+    resume: bool = False        # continue from OUT/resume.pt (written at every dev evaluation)
     mirror: float = 0.5         # share of training views mirrored (left- and right-handed signing)
     feature_version: int = features.VERSION   # 1: body only; 2: also each hand's shape
     cache: str = ""             # folder for the read turns (see data.load)
+    context_embeddings: str = ""  # .jsonl of sentence embeddings (tools/embedtexts): the context is
+                                  # the previous turns' embeddings instead of their words
+    context_turns: int = 8      # with context_embeddings: the last N turns
 
 
 def set_seed(s):
@@ -82,8 +87,16 @@ def greedy(logp: torch.Tensor, n: int) -> List[int]:
 
 
 class Batcher:
-    def __init__(self, samples, vocab, tok, norm, cfg: TrainConfig, rng):
+    def __init__(self, samples, vocab, tok, norm, cfg: TrainConfig, rng, emb=None):
         self.s, self.vocab, self.tok, self.norm, self.cfg, self.rng = samples, vocab, tok, norm, cfg, rng
+        self.emb = emb   # text -> sentence embedding (np.ndarray), for the embedding context
+
+    def embed(self, texts):
+        try:
+            return [self.emb[t] for t in texts]
+        except KeyError as e:
+            raise ValueError(f"no sentence embedding for the text {e.args[0]!r}: embed this corpus "
+                             f"with tools/embedtexts") from None
 
     def features(self, s: data.Sample, train: bool):
         v = self.cfg.feature_version
@@ -102,7 +115,15 @@ class Batcher:
             X[i, :len(x)] = torch.from_numpy(x)
         tg = [self.vocab.encode(s.glosses) for s in batch]
         ctx = text = None
-        if self.tok is not None:
+        if self.emb is not None:
+            dim = len(next(iter(self.emb.values())))
+            cs = [self.embed(s.context[-self.cfg.context_turns:]) for s in batch]
+            ctx = torch.zeros(len(cs), max(1, max(map(len, cs))), dim)
+            for i, c in enumerate(cs):
+                if c:
+                    ctx[i, :len(c)] = torch.from_numpy(np.stack(c))
+            text = torch.from_numpy(np.stack([self.embed([s.text])[0] for s in batch]))[:, None, :]
+        elif self.tok is not None:
             cs = [self.tok.encode_context(s.context) for s in batch]
             ctx = torch.zeros(len(cs), max(map(len, cs)), dtype=torch.long)
             for i, c in enumerate(cs):
@@ -151,21 +172,37 @@ def train(cfg: TrainConfig, train_s, dev_s, log=print, tok=None):
         tok = Tokenizer.build([t for s in train_s for t in s.context + [s.text]], max_len=cfg.context_len)
     if not cfg.context:
         tok = None
+    emb = None
+    if cfg.context and cfg.context_embeddings:
+        emb = read_embeddings(cfg.context_embeddings)
+        tok = None
     norm = data.Norm.fit(train_s, cfg.feature_version)
     mc = M.ModelConfig(feature_dim=features.feature_dim(cfg.feature_version), vocab_size=len(vocab.items),
                        context_vocab=tok.size() if tok else 0, d_model=cfg.d_model, layers=cfg.layers,
                        heads=cfg.heads, ff=cfg.ff, context_layers=cfg.context_layers, dropout=cfg.dropout,
-                       max_context=cfg.context_len)
+                       max_context=cfg.context_len if emb is None else cfg.context_turns,
+                       context_embed_dim=len(next(iter(emb.values()))) if emb else 0)
     net = M.Recognizer(mc)
     log(f"model: {sum(p.numel() for p in net.parameters())} parameters, {len(vocab.items)} glosses, "
         f"context vocab {tok.size() if tok else 0}, {len(train_s)} train / {len(dev_s)} dev sentences")
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=0.01)
-    b = Batcher(train_s, vocab, tok, norm, cfg, rng)
+    b = Batcher(train_s, vocab, tok, norm, cfg, rng, emb)
     start = time.time()
     budget = cfg.minutes * 60
     step, best, losses = 0, float("inf"), []
     best_state = None
     done = False
+    resume = os.path.join(cfg.out, "resume.pt") if cfg.out else ""
+    if cfg.resume and resume and os.path.exists(resume):
+        st = torch.load(resume, map_location="cpu")
+        net.load_state_dict(st["net"])
+        opt.load_state_dict(st["opt"])
+        step, best, losses, best_state = st["step"], st["best"], st["losses"], st["best_state"]
+        rng.bit_generator.state = st["rng"]
+        torch.set_rng_state(st["torch_rng"])
+        start -= st["elapsed"]
+        log(f"resumed from {resume} at step {step} (best dev WER so far {100 * best:.2f}%); "
+            "a resumed run draws its batches in another order than an uninterrupted one")
     while not done:
         for batch in b.epoch():
             frac = step / cfg.max_steps if cfg.max_steps else (time.time() - start) / budget
@@ -183,7 +220,7 @@ def train(cfg: TrainConfig, train_s, dev_s, log=print, tok=None):
             ctc = F.ctc_loss(logp.transpose(0, 1), flat, ol, tl, blank=0, zero_infinity=True)
             loss = ctc
             al = torch.zeros(())
-            if tok is not None and cfg.align_weight > 0 and len(batch) > 1:
+            if (tok is not None or emb is not None) and cfg.align_weight > 0 and len(batch) > 1:
                 al = M.alignment_loss(net, pooled, text)
                 loss = loss + cfg.align_weight * al
             opt.zero_grad()
@@ -200,6 +237,11 @@ def train(cfg: TrainConfig, train_s, dev_s, log=print, tok=None):
                 log(f"step {step} dev WER {100 * w:.2f}% (synthetic)")
                 if w < best:
                     best, best_state = w, {k: v.clone() for k, v in net.state_dict().items()}
+                if resume:
+                    torch.save({"net": net.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
+                                "losses": losses, "best_state": best_state, "rng": rng.bit_generator.state,
+                                "torch_rng": torch.get_rng_state(), "elapsed": time.time() - start}, resume + ".tmp")
+                    os.replace(resume + ".tmp", resume)
     if dev_s:
         w = evaluate(net, b, dev_s)
         log(f"final dev WER {100 * w:.2f}% (synthetic), best {100 * min(w, best):.2f}%")
@@ -210,6 +252,19 @@ def train(cfg: TrainConfig, train_s, dev_s, log=print, tok=None):
     net.eval()
     return {"model": net, "config": mc, "vocab": vocab, "tokenizer": tok, "norm": norm,
             "losses": losses, "steps": step, "train_config": cfg, "dev_wer": best}
+
+
+def read_embeddings(path):
+    """text -> embedding from a tools/embedtexts .jsonl file."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                out[r["text"]] = np.asarray(r["embedding"], np.float32)
+    if not out:
+        raise ValueError(f"{path}: no embeddings")
+    return out
 
 
 def save(res, path):
@@ -240,12 +295,14 @@ def main(argv=None):
     p.add_argument("--no-context", action="store_true", help="train the baseline without the context input")
     for k in ("minutes", "max_steps", "batch", "lr", "align_weight", "seed", "threads", "d_model", "layers",
               "heads", "ff", "context_layers", "dropout", "eval_every", "limit", "dev_limit", "context_len",
-              "warmup", "mirror", "feature_version", "cache"):
+              "warmup", "mirror", "feature_version", "cache", "context_embeddings", "context_turns"):
         p.add_argument("--" + k.replace("_", "-"), type=type(getattr(d, k)), default=getattr(d, k))
     p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--resume", action="store_true",
+                   help="continue an interrupted run from OUT/resume.pt (saved at every --eval-every)")
     a = p.parse_args(argv)
     cfg = TrainConfig(**{k: getattr(a, k) for k in asdict(d) if hasattr(a, k)})
-    cfg.context, cfg.augment = not a.no_context, not a.no_augment
+    cfg.context, cfg.augment, cfg.resume = not a.no_context, not a.no_augment, a.resume
     os.makedirs(cfg.out, exist_ok=True)
     logf = open(os.path.join(cfg.out, "train.log"), "a")
 

@@ -14,24 +14,39 @@ SCOPE=${SCOPE:-bin/scope}
 PYTHON=${PYTHON:-/usr/bin/python3}
 DEST=${DEST:-models/demo/slt}
 DOMAINS=${DOMAINS:-"reception pharmacy counter"}
+# SYNTH: an existing corpus to train on (default: write one into $WORK/synth).
+# RECOGNISED: the recogniser's real top-k per training turn (train.slr.hypotheses .jsonl):
+#   half the views of those turns use them (--p-real 0.5). LEXICON: lexicon.json: only views
+#   one hypothesis supports. train/slr/make-demo.sh sets all three for the shipped demo.
+SYNTH=${SYNTH:-$WORK/synth}
+RECOGNISED=${RECOGNISED:-}
+LEXICON=${LEXICON:-}
+LM_SIZE=${LM_SIZE:-"--hidden 192 --layers 3 --heads 4 --kv-heads 2 --intermediate 512"}
+LM_STEPS=${LM_STEPS:-800}
+LORA_STEPS=${LORA_STEPS:-150}
 
 [ -x "$SCOPE" ] || { echo "make-demo: $SCOPE not found: run 'make build' first" >&2; exit 1; }
 mkdir -p "$WORK" "$DEST"
 
-if [ ! -f "$WORK/synth/manifest.jsonl" ]; then
-  "$SCOPE" synth --out "$WORK/synth" --dialogues 1000 --seed 1 --force
-  rm -rf "$WORK/synth/pose"   # the LM reads only manifest.jsonl (3.5 GB of keypoints otherwise)
+if [ ! -f "$SYNTH/manifest.jsonl" ]; then
+  "$SCOPE" synth --out "$SYNTH" --dialogues 1000 --seed 1 --force
+  rm -rf "$SYNTH/pose"   # the LM reads only manifest.jsonl (3.5 GB of keypoints otherwise)
 fi
+extra=()
+[ -n "$RECOGNISED" ] && extra+=(--recognised "$RECOGNISED" --p-real 0.5)
+[ -n "$LEXICON" ] && extra+=(--lexicon "$LEXICON")
 
-"$PYTHON" -m train.slt.train_lm --manifest "$WORK/synth" --out "$WORK/lm" \
-  --hidden 192 --layers 3 --heads 4 --kv-heads 2 --intermediate 512 --vocab 1200 --max-len 256 \
-  --dropout 0.1 --steps 800 --batch-size 32 --lr 2e-3 --warmup 80 --max-context 2 --threads 1 --seed 1 \
-  --log-every 50
+# shellcheck disable=SC2086
+"$PYTHON" -m train.slt.train_lm --manifest "$SYNTH" --out "$WORK/lm" \
+  $LM_SIZE --vocab 1200 --max-len 256 \
+  --dropout 0.1 --steps "$LM_STEPS" --batch-size 32 --lr 2e-3 --warmup 80 --max-context 2 --threads 1 --seed 1 \
+  --log-every 50 "${extra[@]}"
 
 for d in $DOMAINS; do
-  "$PYTHON" -m train.slt.train_lora --base "$WORK/lm/model" --manifest "$WORK/synth" --domain "$d" \
+  "$PYTHON" -m train.slt.train_lora --base "$WORK/lm/model" --manifest "$SYNTH" --domain "$d" \
     --out "$WORK/adapters/$d" --r 8 --alpha 16 --targets q_proj,k_proj,v_proj,o_proj \
-    --steps 150 --batch-size 16 --lr 2e-3 --warmup 15 --max-context 2 --threads 1 --seed 1 --log-every 25
+    --steps "$LORA_STEPS" --batch-size 16 --lr 2e-3 --warmup 15 --max-context 2 --threads 1 --seed 1 --log-every 25 \
+    "${extra[@]}"
 done
 
 "$SCOPE" llm convert "$WORK/lm/model" "$WORK/slt-f16.gguf"

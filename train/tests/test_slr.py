@@ -170,6 +170,20 @@ class TinyTrainingTest(unittest.TestCase):
         first, last = np.mean(res["losses"][:5]), np.mean(res["losses"][-5:])
         self.assertLess(last, 0.6 * first, f"CTC loss went from {first:.3f} to {last:.3f}")
 
+    def test_resume(self):
+        from train.slr import toy, train as T
+        s = toy.samples(16, seed=1)
+        with tempfile.TemporaryDirectory() as d:
+            kw = dict(batch=8, d_model=32, layers=1, heads=2, ff=64, warmup=2, lr=3e-3, dropout=0.0, eval_every=5,
+                      out=d, dev_limit=0)
+            T.train(T.TrainConfig(max_steps=10, **kw), s, s[:4], log=lambda m: None)
+            self.assertTrue(os.path.exists(os.path.join(d, "resume.pt")))
+            logs = []
+            res = T.train(T.TrainConfig(max_steps=15, resume=True, **kw), s, s[:4], log=logs.append)
+            self.assertTrue(any("resumed" in m and "step 10" in m for m in logs), logs)
+            self.assertEqual(res["steps"], 15)
+            self.assertEqual(len(res["losses"]), 15)
+
 
 if __name__ == "__main__":
     unittest.main()
