@@ -29,6 +29,10 @@ import (
 // Section is the bundle manifest's key for Params.
 const Section = "gate"
 
+// LowConfidence begins the Reason of a sentence that is unsure only because its estimated
+// confidence is below the threshold (every other reason is a rule of Decide).
+const LowConfidence = "low confidence"
+
 // Input is what the gate sees of one sentence: the engine's GateInput plus what the faithful
 // translator reports.
 type Input struct {
@@ -91,7 +95,7 @@ func (g *Gate) Decide(in Input) Verdict {
 	case rule != "":
 		v.Reason = rule
 	case v.Confidence < g.p.Threshold:
-		v.Reason = fmt.Sprintf("low confidence (%.2f < %.2f)", v.Confidence, g.p.Threshold)
+		v.Reason = fmt.Sprintf("%s (%.2f < %.2f)", LowConfidence, v.Confidence, g.p.Threshold)
 	default:
 		v.Show = true
 		v.Alternatives = nil

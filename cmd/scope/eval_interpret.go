@@ -12,10 +12,13 @@ import (
 	"time"
 
 	"scope/config"
+	"scope/daemon/engine"
+	"scope/daemon/events"
 	"scope/dataset"
 	"scope/edge"
 	"scope/gate"
 	"scope/interpret"
+	"scope/models/bundle"
 	"scope/models/lexicon"
 	"scope/models/runtime"
 	"scope/models/slr"
@@ -56,11 +59,23 @@ func evalInterpret(ctx context.Context, a *app, args []string) error {
 	limit := fs.Int("limit", 0, "score only the first N signer turns (0: all)")
 	noGate := fs.Bool("no-gate", false, "show every sentence (ignore the bundle's calibrated gate)")
 	quiet := fs.Bool("quiet", false, "print only the summary, not every sentence")
+	var inputs multiFlag
+	fs.Var(&inputs, "input", "instead of --data: a recording with no reference (video file or .pose, repeatable), e.g. real signing outside the vocabulary; every sentence the engine cuts from it is counted as shown or unsure")
 	if err := parseFlags(a, fs, args); err != nil {
 		return err
 	}
+	if len(inputs) > 0 {
+		if *data != "" || *oracle {
+			return fmt.Errorf("eval interpret: --input goes without --data and --oracle-glosses: %w", errUsage)
+		}
+		c, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		return interpretInputs(ctx, a, c, inputs, *noGate, *quiet)
+	}
 	if *data == "" {
-		return fmt.Errorf("eval interpret: --data DIR is required: %w", errUsage)
+		return fmt.Errorf("eval interpret: --data DIR (or --input FILE) is required: %w", errUsage)
 	}
 	splits, err := dataset.ParseSplits(*split)
 	if err != nil {
@@ -74,11 +89,26 @@ func evalInterpret(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The translator alone (oracle glosses) runs the same models directly, without the
+	// recogniser; everything else goes through the daemon's engine.
 	ch, lex, closeAll, err := openChain(a, c, !*noGate)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
+	var ip interpret.Interpreter = ch
+	gateName := ch.Gate.Name()
+	if !*oracle {
+		closeAll()
+		en, err := engine.New(engine.Config{Settings: c, NoStore: true, NoGate: *noGate, Log: a.log})
+		if err != nil {
+			return err
+		}
+		defer en.Close()
+		x := interpret.NewEngine(en)
+		defer x.Close()
+		ip, gateName = x, x.Gate()
+	}
 	measureLex := lex
 	if measureLex == nil {
 		if l, err := lexicon.Load(filepath.Join(*data, lexicon.FileName)); err == nil {
@@ -91,7 +121,7 @@ func evalInterpret(ctx context.Context, a *app, args []string) error {
 		label = " (SYNTHETIC signing: not accuracy on real signers)"
 	}
 	fmt.Fprintf(a.stdout, "scope eval interpret%s: %s split %s; recogniser %s; gate: %s\n", label, *data, *split,
-		ch.Recognizer.Manifest().Name+" "+ch.Recognizer.Manifest().Version, ch.Gate.Name())
+		ch.Recognizer.Manifest().Name+" "+ch.Recognizer.Manifest().Version, gateName)
 	var jw *bufio.Writer
 	if *out != "" {
 		f, err := os.OpenFile(*out, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
@@ -103,7 +133,7 @@ func evalInterpret(ctx context.Context, a *app, args []string) error {
 		defer jw.Flush()
 	}
 	start := time.Now()
-	rep, err := interpret.Run(ctx, ds, ch, interpret.Options{Splits: splits, Limit: *limit, Oracle: *oracle, Lexicon: measureLex,
+	rep, err := interpret.Run(ctx, ds, ip, interpret.Options{Splits: splits, Limit: *limit, Oracle: *oracle, Lexicon: measureLex,
 		Progress: func(done, total int) {
 			if done%100 == 0 {
 				a.log.Info("eval interpret", "sentences", done, "of", total)
@@ -243,3 +273,66 @@ func openChain(a *app, c config.Config, useGate bool) (*interpret.Chain, *lexico
 	return ch, lex, closeAll, nil
 }
 
+
+// interpretInputs runs each recording through the engine and counts its sentences as
+// shown or unsure (there is no reference to score them against).
+func interpretInputs(ctx context.Context, a *app, c config.Config, inputs []string, noGate, quiet bool) error {
+	w := a.stdout
+	var n, shown, halluc, degen int
+	for _, in := range inputs {
+		en, err := engine.New(engine.Config{Settings: c, Input: in, NoStore: true, NoGate: noGate, Log: a.log})
+		if err != nil {
+			return fmt.Errorf("%s: %w", in, err)
+		}
+		var lex *lexicon.Lexicon
+		if man, err := bundle.Load(en.Bundle().Dir); err == nil {
+			lex, _ = gate.Lexicon(man)
+		}
+		evs, cancel := en.Subscribe(1 << 12)
+		var got []events.Event
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for ev := range evs {
+				if ev.Kind == events.Sentence || ev.Kind == events.Unsure {
+					got = append(got, ev)
+				}
+			}
+		}()
+		err = en.Start(ctx)
+		en.Close()
+		cancel()
+		<-done
+		if err != nil {
+			return fmt.Errorf("%s: %w", in, err)
+		}
+		fmt.Fprintf(w, "%s: %d sentences (gate: %s)\n", in, len(got), en.Bundle().Gate)
+		for _, ev := range got {
+			n++
+			var hyps [][]string
+			for _, h := range ev.Hypotheses {
+				hyps = append(hyps, h.Glosses)
+			}
+			if ev.Kind == events.Sentence {
+				shown++
+				h := interpret.Hallucinated(lex, ev.Text, hyps)
+				d := interpret.Degenerate(lex, ev.Text)
+				if len(h) > 0 {
+					halluc++
+				}
+				if d != "" {
+					degen++
+				}
+				if !quiet {
+					fmt.Fprintf(w, "  [%.1f-%.1f s] shown:  %s  (glosses %s, confidence %.2f)\n", ev.Start, ev.End, ev.Text, strings.Join(ev.Glosses, " "), ev.Confidence)
+				}
+			} else if !quiet {
+				fmt.Fprintf(w, "  [%.1f-%.1f s] unsure: %s  (glosses %s; %s)\n", ev.Start, ev.End, ev.Text, strings.Join(ev.Glosses, " "), ev.Reason)
+			}
+		}
+	}
+	fmt.Fprintf(w, "\ninterpret: %d sentences, shown %d (coverage %.1f%%), correct among shown n/a (no reference), hallucinated %.1f%%, degenerate %d\n",
+		n, shown, 100*float64(shown)/float64(max(1, n)), 100*float64(halluc)/float64(max(1, shown)), degen)
+	fmt.Fprintf(w, "unsure: %d of %d sentences (%.1f%%)\n", n-shown, n, 100*float64(n-shown)/float64(max(1, n)))
+	return nil
+}

@@ -21,7 +21,8 @@ import (
 //     (no sentence that merges two hypotheses): a token is allowed while at least one
 //     hypothesis supports the whole text so far;
 //   - a word being written must be the beginning of such a word (no malformed words);
-//   - no word twice in a row, no three words repeated, no punctuation mark doubled, no
+//   - no function word twice in a row, no word three times, no run of two to four words
+//     right after itself, no punctuation mark doubled, no
 //     character outside letters, digits, spaces and sentence punctuation (no loops);
 //   - the sentence may end only when some supporting hypothesis has all its safety-critical
 //     glosses (numbers, dates, medicines, allergens, body parts, names, doses) rendered.
@@ -139,13 +140,20 @@ func (f *faithful) alive(text string) []bool {
 		done = ws[:len(ws)-1]
 	}
 	for i := 1; i < len(done); i++ {
-		if done[i] == done[i-1] {
+		// a function word twice in a row, or any word three times; content words are
+		// bounded by the glosses ("two two five" is a phone number)
+		if done[i] == done[i-1] && (f.lex.IsFunction(done[i]) || (i > 1 && done[i] == done[i-2])) {
 			return nil
 		}
 	}
-	for i := 0; i+3 <= len(done); i++ {
-		for j := i + 1; j+3 <= len(done); j++ {
-			if done[i] == done[j] && done[i+1] == done[j+1] && done[i+2] == done[j+2] {
+	// no run of two to four words right after itself ("take a take a")
+	for n := 2; n <= 4; n++ {
+		for i := 0; i+2*n <= len(done); i++ {
+			same := true
+			for k := 0; k < n && same; k++ {
+				same = done[i+k] == done[i+n+k]
+			}
+			if same {
 				return nil
 			}
 		}
