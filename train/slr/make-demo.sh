@@ -11,7 +11,7 @@
 #   5. the lexicon into the recogniser bundle, then `scope gate calibrate` on the corpus's
 #      dev split, which stores the gate's thresholds in the bundle manifest.
 # Steps: STEPS=corpus,slr,baseline,hyps,slt,gate (default all). Knobs: WORK, SCOPE, PYTHON,
-# THREADS. Run from anywhere; see models/demo/slr/README.md for the measured times.
+# THREADS, SLR_STEPS (training steps of each recogniser, 6000). Run from anywhere; see models/demo/slr/README.md for the measured times.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -19,6 +19,7 @@ WORK=${WORK:-.cache/demo-build}
 SCOPE=${SCOPE:-bin/scope}
 PYTHON=${PYTHON:-/usr/bin/python3}
 THREADS=${THREADS:-1}
+SLR_STEPS=${SLR_STEPS:-6000}
 STEPS=${STEPS:-corpus,slr,baseline,hyps,slt,gate}
 CORPUS=$WORK/synth
 has() { [[ ",$STEPS," == *",$1,"* ]]; }
@@ -34,7 +35,7 @@ fi
 
 train_slr() { # out-dir extra-flags...
   local out=$1; shift
-  "$PYTHON" -m train.slr.train --data "$CORPUS" --out "$out" --cache "$WORK/cache" --max-steps 6000 \
+  "$PYTHON" -m train.slr.train --data "$CORPUS" --out "$out" --cache "$WORK/cache" --max-steps "$SLR_STEPS" \
     --threads "$THREADS" --eval-every 500 --dev-limit 300 --seed 1 --resume "$@"
 }
 
