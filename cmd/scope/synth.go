@@ -127,32 +127,57 @@ func prepareOut(dir string, force bool) error {
 	return nil
 }
 
-// progressBar draws "[#####.....]  512/2000 dialogues  12 s, 40 s left" on one line.
+// progressBar draws "[#####.....]  512/2000 dialogues  12 s, 40 s left" on one line of a
+// terminal. Written to a file or a pipe (a log, CI), where carriage returns would pile up
+// into one long line, it prints a plain line at most every 10 s and at the end instead.
 type progressBar struct {
 	w     io.Writer
 	what  string
 	start time.Time
 	last  time.Time
 	drawn bool
+	lines bool // not a terminal: one line per update
 }
 
 func newProgressBar(w io.Writer, what string) *progressBar {
-	return &progressBar{w: w, what: what, start: time.Now()}
+	return &progressBar{w: w, what: what, start: time.Now(), lines: !isTerminal(w)}
+}
+
+// isTerminal reports whether w is a character device (a terminal), not a file or a pipe.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func (p *progressBar) update(done, total int) {
 	now := time.Now()
-	if done < total && now.Sub(p.last) < 200*time.Millisecond {
+	every := 200 * time.Millisecond
+	if p.lines {
+		every = 10 * time.Second
+	}
+	if done < total && now.Sub(p.last) < every {
+		return
+	}
+	if p.lines && done < total && p.last.IsZero() {
+		p.last = now // the first line comes after 10 s, not at once
 		return
 	}
 	p.last = now
-	const width = 30
-	k := width * done / max(total, 1)
 	el := now.Sub(p.start).Seconds()
 	left := ""
 	if done > 0 && done < total {
 		left = fmt.Sprintf(", %.0f s left", el*float64(total-done)/float64(done))
 	}
+	if p.lines {
+		fmt.Fprintf(p.w, "%d/%d %s  %.0f s%s\n", done, total, p.what, el, left)
+		return
+	}
+	const width = 30
+	k := width * done / max(total, 1)
 	fmt.Fprintf(p.w, "\r[%s%s] %d/%d %s  %.0f s%s   ", strings.Repeat("#", k), strings.Repeat(".", width-k), done, total, p.what, el, left)
 	p.drawn = true
 }

@@ -78,3 +78,21 @@ func TestDatasetImportRunsVideosThroughThePosePipeline(t *testing.T) {
 		t.Errorf("%d frames, pose present %v; want the one frame with the player's pose", len(turn.Points), turn.Present)
 	}
 }
+
+// Progress written to a log or a pipe comes as plain lines, not carriage returns that pile up
+// into one line, and still says when the job is done.
+func TestProgressBarToAFileWritesLines(t *testing.T) {
+	var buf bytes.Buffer
+	bar := newProgressBar(&buf, "dialogues")
+	for i := 0; i <= 500; i++ {
+		bar.update(i, 500)
+	}
+	bar.finish()
+	out := buf.String()
+	if strings.Contains(out, "\r") {
+		t.Fatalf("carriage return in progress written to a buffer: %q", out)
+	}
+	if !strings.HasPrefix(out, "500/500 dialogues") || !strings.HasSuffix(out, "\n") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("want one final line \"500/500 dialogues ...\" for a fast job, got %q", out)
+	}
+}
