@@ -410,6 +410,11 @@ func (s *Server) target(w http.ResponseWriter, r *http.Request) (id dialogue.Con
 		}
 		return cur.ID, &cur, true
 	}
+	if raw == "0" && isOpen && !cur.Stored {
+		// Without a store (--no-store, a full disk) the open conversation has id 0, as
+		// the list shows it: 0 names it while it is open.
+		return 0, &cur, true
+	}
 	id, err := dialogue.ParseConversationID(raw)
 	if err != nil {
 		fail(w, http.StatusBadRequest, "conversation id %q: want a positive number or \"current\"", raw)

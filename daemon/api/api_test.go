@@ -348,6 +348,48 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 }
 
+// Without a store the open conversation is listed with id 0, and that id names it:
+// replies, reading, ending and erasing work through the id the list gave.
+func TestUnstoredConversationByItsListedID(t *testing.T) {
+	e := newEngine(t, engine.Config{NoStore: true})
+	s, _ := New(e, Options{Listen: "127.0.0.1:0"})
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	c := client{t: t, base: ts.URL}
+	if code := c.do("POST", "/api/conversations/0/end", "", nil); code != 400 {
+		t.Fatalf("end of id 0 with nothing open: %d, want 400", code)
+	}
+	var conv Conversation
+	if code := c.do("POST", "/api/conversations", `{}`, &conv); code != 201 || conv.Stored {
+		t.Fatalf("start: %d %+v", code, conv)
+	}
+	var list []Conversation
+	if c.do("GET", "/api/conversations", "", &list); len(list) != 1 || !list[0].Open {
+		t.Fatalf("list: %+v", list)
+	}
+	path := "/api/conversations/" + list[0].ID.String()
+	if code := c.do("POST", path+"/replies", `{"text":"Good morning"}`, nil); code != 201 {
+		t.Fatalf("reply through %s: %d", path, code)
+	}
+	var got Conversation
+	if code := c.do("GET", path, "", &got); code != 200 || len(got.Turns) != 1 || got.Turns[0].Text != "Good morning" {
+		t.Fatalf("get %s: %d %+v", path, code, got)
+	}
+	if code := c.do("POST", path+"/end", "", nil); code != 200 {
+		t.Fatalf("end %s: %d", path, code)
+	}
+	if _, open := e.Pipeline().Current(); open {
+		t.Fatal("still open after end")
+	}
+	c.do("POST", "/api/conversations", `{}`, nil)
+	if code := c.do("DELETE", path, "", nil); code != 204 {
+		t.Fatalf("erase %s: %d", path, code)
+	}
+	if _, open := e.Pipeline().Current(); open {
+		t.Fatal("still open after erase")
+	}
+}
+
 // With a certificate and key the API is served over TLS only.
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
