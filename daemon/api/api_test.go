@@ -341,7 +341,8 @@ func TestHealthAndMetrics(t *testing.T) {
 	}
 	b, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, want := range []string{"scope_bundle_info{", "scope_frames_total", "process_resident_memory_bytes", "go_goroutines", "scope_slr_latency_seconds_bucket"} {
+	for _, want := range []string{"scope_bundle_info{", "scope_frames_total", "process_resident_memory_bytes", "go_goroutines", "scope_slr_latency_seconds_bucket",
+		`scope_errors_total{stage="translate"} 0`, `scope_errors_total{stage="capture"} 0`, "scope_capture_dropped_frames_total"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}

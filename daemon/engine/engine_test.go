@@ -369,4 +369,10 @@ func TestCameraMissingThenUnplugged(t *testing.T) {
 	if cam.opens.Load() < 4 || e.Health().Frames < int64(cam.frames) {
 		t.Fatalf("%d opens, %d frames", cam.opens.Load(), e.Health().Frames)
 	}
+	// The camera's failures are counted, once per failure rather than once per retry.
+	var m strings.Builder
+	e.Metrics().WritePrometheus(&m)
+	if got := grep(m.String(), `scope_errors_total{stage="capture"}`); got == "" || strings.HasSuffix(got, " 0") {
+		t.Fatalf("capture errors in /metrics: %q", got)
+	}
 }

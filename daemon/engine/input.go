@@ -11,8 +11,8 @@ import (
 	"scope/capture"
 	"scope/daemon/events"
 	"scope/daemon/keypoints"
-	"scope/internal/assets"
 	"scope/dialogue"
+	"scope/internal/assets"
 	"scope/models/pose"
 	"scope/models/slr"
 	"scope/synth"
@@ -450,6 +450,7 @@ func (c *captureInput) stream(inCtx context.Context, e *Engine, src Source, pp *
 			if errors.Is(r.Err, pose.ErrEmptyImage) {
 				return nil
 			}
+			e.pipe.CountError("pose")
 			if time.Since(lastWarn) > 5*time.Second {
 				lastWarn = time.Now()
 				e.onEvent(events.Event{Kind: events.Error, Stage: "pose", Error: fmt.Sprintf("frame %d: %v", r.Seq, r.Err)})
@@ -518,6 +519,9 @@ func (e *Engine) setCamera(status, errText string) {
 	e.st.mu.Unlock()
 	e.st.beat()
 	if changed {
+		if errText != "" {
+			e.pipe.CountError("capture") // once per failure, not per retry
+		}
 		e.onEvent(events.Event{Kind: events.Camera, Status: status, Error: errText})
 	}
 }

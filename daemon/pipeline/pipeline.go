@@ -174,7 +174,7 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.Now = time.Now
 	}
 	r := cfg.Metrics
-	return &Pipeline{
+	p := &Pipeline{
 		cfg:          cfg,
 		log:          cfg.Log,
 		now:          cfg.Now,
@@ -182,15 +182,28 @@ func New(cfg Config) (*Pipeline, error) {
 		domains:      map[*slt.Translator]string{},
 		segments:     r.Counter("scope_slr_segments_total", "Sentences cut from the keypoint stream."),
 		segmentDrops: r.Counter("scope_slr_segments_dropped_total", "Sentences dropped because recognition fell behind."),
-		errors:       r.CounterVec("scope_errors_total", "Errors by stage (recognise, translate, gate, store, capture, pose).", "stage"),
+		errors:       r.CounterVec("scope_errors_total", "Errors by stage (capture, pose, recognise, translate, store).", "stage"),
 		slrLatency:   r.Histogram("scope_slr_latency_seconds", "Recognition of one sentence: features, network and beam search.", nil),
 		firstToken:   r.Histogram("scope_slt_first_token_seconds", "From the end of signing to the first translated token.", nil),
 		sltLatency:   r.Histogram("scope_slt_latency_seconds", "Translation of one sentence.", nil),
 		sentenceLat:  r.Histogram("scope_pipeline_sentence_latency_seconds", "From the end of signing to the sentence ready to show.", nil),
 		shown:        r.Counter("scope_sentences_shown_total", "Sentences the confidence gate let through."),
 		unsure:       r.Counter("scope_sentences_unsure_total", "Sentences the confidence gate sent to the confirm step."),
-	}, nil
+	}
+	// Every stage's error counter exists from the start at 0, so that /metrics shows
+	// them and a rate over them is defined before the first error.
+	for _, stage := range ErrorStages {
+		p.errors.With(stage)
+	}
+	return p, nil
 }
+
+// ErrorStages are the stages scope_errors_total counts.
+var ErrorStages = []string{"capture", "pose", "recognise", "translate", "store"}
+
+// CountError counts an error of a stage that runs outside the pipeline (capture, pose)
+// in scope_errors_total; the pipeline counts its own.
+func (p *Pipeline) CountError(stage string) { p.errors.With(stage).Inc() }
 
 // Sentences is how many sentences have been cut so far (the last sentence number).
 func (p *Pipeline) Sentences() int { return int(p.sentences.Load()) }
