@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -316,6 +317,62 @@ func TestEventsWebSocket(t *testing.T) {
 			return
 		}
 	}
+}
+
+// smallWindow dials with a tiny TCP receive window, so that a client that never reads
+// makes the server's writes to it block soon.
+func smallWindow() *websocket.DialOptions {
+	d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024) })
+	}}
+	return &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}}
+}
+
+// A WebSocket client that never reads holds up neither recognition nor the other
+// clients: the demo plays to its end and a reading client gets every sentence.
+func TestStalledWebSocketClient(t *testing.T) {
+	e := newEngine(t, engine.Config{})
+	s, _ := New(e, Options{Listen: "127.0.0.1:0"})
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute) // a liveness bound
+	defer cancel()
+	url := "ws" + ts.URL[4:] + "/api/events"
+	stalled, _, err := websocket.Dial(ctx, url+"?buffer=1", smallWindow())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.CloseNow()
+	reader, _, err := websocket.Dial(ctx, url+"?buffer=4096", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.CloseNow()
+	own, _ := e.Subscribe(1 << 14)
+	if err := e.Start(ctx); err != nil {
+		t.Fatalf("the engine with a stalled client: %v", err)
+	}
+	want := 0
+	for len(own) > 0 {
+		if ev := <-own; ev.Kind == events.Sentence || ev.Kind == events.Unsure {
+			want++
+		}
+	}
+	if want == 0 {
+		t.Fatal("the demo gave no sentence")
+	}
+	got := 0
+	for got < want {
+		_, b, err := reader.Read(ctx)
+		if err != nil {
+			t.Fatalf("the reading client after %d of %d sentences: %v", got, want, err)
+		}
+		var ev events.Event
+		if json.Unmarshal(b, &ev) == nil && (ev.Kind == events.Sentence || ev.Kind == events.Unsure) {
+			got++
+		}
+	}
+	t.Logf("%d sentences; events the stalled client's queue dropped: %d", want, e.Bus().Dropped())
 }
 
 // Health, readiness and metrics.

@@ -19,8 +19,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -29,7 +27,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -167,11 +164,7 @@ func soak(b *testing.B, o soakOptions) {
 			defer wg.Done()
 			var opt *websocket.DialOptions
 			if stalled {
-				// A small receive window, so that the server's writes to it block soon.
-				d := &net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-					return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 1024) })
-				}}
-				opt = &websocket.DialOptions{HTTPClient: &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}}
+				opt = smallWindow()
 			}
 			conn, _, err := websocket.Dial(ctx, wsURL, opt)
 			if err != nil {
