@@ -141,7 +141,8 @@ type Engine struct {
 	frames     *metrics.Counter
 	dropped    *metrics.Counter
 	poseLat    *metrics.Histogram
-	eventDrops *metrics.Gauge
+	eventDrops *metrics.Counter
+	dropMu     sync.Mutex // eventDrops follows the count of the bus
 	swaps      *metrics.CounterVec
 }
 
@@ -202,7 +203,7 @@ func New(cfg Config) (_ *Engine, err error) {
 	e.frames = e.reg.Counter("scope_frames_total", "Keypoint frames that reached the sentence pipeline.")
 	e.dropped = e.reg.Counter("scope_capture_dropped_frames_total", "Frames capture dropped because the pose stage fell behind.")
 	e.poseLat = e.reg.Histogram("scope_pose_latency_seconds", "Pose stage per frame: detection or tracking, landmarks, hands and face.", nil)
-	e.eventDrops = e.reg.Gauge("scope_events_dropped", "Events dropped from full subscriber queues (slow clients) since start.")
+	e.eventDrops = e.reg.Counter("scope_events_dropped_total", "Events dropped from full subscriber queues (slow or stalled clients).")
 	e.swaps = e.reg.CounterVec("scope_bundle_swaps_total", "Bundle swaps by result (ok, failed).", "result")
 
 	if !cfg.NoStore {
@@ -449,7 +450,9 @@ func (e *Engine) onEvent(ev events.Event) {
 		}
 	}
 	e.bus.Publish(ev)
-	e.eventDrops.Set(float64(e.bus.Dropped()))
+	e.dropMu.Lock()
+	e.eventDrops.Add(e.bus.Dropped() - e.eventDrops.Value())
+	e.dropMu.Unlock()
 }
 
 func shortHash(h string) string {
