@@ -12,7 +12,8 @@
 //   - degenerate: the shown sentence is empty, loops (a word three times in a row, or a run
 //     of two to four words repeated right after itself: "tend my tend my"), or has a broken
 //     word (one that is neither a function word nor a word of any lexicon entry: "penic",
-//     "twox"; measured only with a lexicon).
+//     "twox"; or the piece of a contraction written alone, not after its apostrophe: "I
+//     lost my re."; measured only with a lexicon).
 package interpret
 
 import (
@@ -115,6 +116,9 @@ func Degenerate(lex *lexicon.Lexicon, shown string) string {
 			if !known[w] {
 				return "broken word: " + w
 			}
+		}
+		if c := lex.StrayClitics(shown); len(c) > 0 {
+			return "broken word: " + c[0] // the piece of a contraction, alone ("I lost my re.")
 		}
 	}
 	return ""

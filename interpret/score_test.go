@@ -32,7 +32,7 @@ func TestClausesAndCorrect(t *testing.T) {
 }
 
 func testLexicon(t *testing.T) *lexicon.Lexicon {
-	l := &lexicon.Lexicon{Format: lexicon.Format, FunctionWords: []string{"a", "the", "to", "am", "is"},
+	l := &lexicon.Lexicon{Format: lexicon.Format, Language: "en", FunctionWords: []string{"a", "the", "to", "am", "is", "m", "s"},
 		Glosses: map[string]lexicon.Entry{
 			"IX-1": {Forms: [][]string{{"i"}, {"my"}}}, "BUY": {Forms: [][]string{{"buy"}}},
 			"GOODBYE": {Forms: [][]string{{"goodbye"}}}, "ALLERGIC": {Forms: [][]string{{"allergic"}}},
@@ -63,6 +63,9 @@ func TestHallucinatedAndDegenerate(t *testing.T) {
 		"goodbye goodbye goodbye":             "loop: goodbye goodbye goodbye",
 		"I buy penic":                         "broken word: penic",
 		"I am allergic to penicillin.":        "",
+		"I buy a s":                           "broken word: s",
+		"I'm allergic to penicillin.":         "",
+		"I’m allergic to penicillin.":         "",
 	} {
 		if got := Degenerate(l, shown); got != want {
 			t.Errorf("Degenerate(%q) = %q, want %q", shown, got, want)

@@ -43,7 +43,8 @@ Definitions (package scope/interpret):
                 supports through the bundle's gloss-to-word lexicon;
   degenerate    a shown sentence that is empty, loops (a word three times in a row, or two
                 to four words repeated right after themselves) or has a broken word (in no
-                lexicon entry). H and D count among the shown sentences.
+                lexicon entry, or the piece of a contraction alone: "I lost my re.").
+                H and D count among the shown sentences.
 
 The gate's thresholds come from the recogniser bundle ("gate" section, calibrated with
 scope gate calibrate on the training corpus's dev split); never score the dev split of the
@@ -272,7 +273,6 @@ func openChain(a *app, c config.Config, useGate bool) (*interpret.Chain, *lexico
 	ch.Translator = tr
 	return ch, lex, closeAll, nil
 }
-
 
 // interpretInputs runs each recording through the engine and counts its sentences as
 // shown or unsure (there is no reference to score them against).

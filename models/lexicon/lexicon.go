@@ -139,6 +139,47 @@ func Words(text string) []string {
 	return out
 }
 
+// clitics are, per language, the pieces a contraction leaves after its apostrophe
+// ("I'm" gives "i" "m", "don't" gives "don" "t"): function words that are never a word of
+// their own. Written alone ("I have had a s for three days") they are a broken word.
+var clitics = map[string]map[string]bool{
+	"en": {"s": true, "t": true, "ll": true, "ve": true, "re": true, "d": true, "m": true},
+}
+
+// IsClitic reports whether w (one lower-case word) is, in the lexicon's language, only ever
+// the piece of a contraction after its apostrophe. A lexicon with no language has none.
+func (l *Lexicon) IsClitic(w string) bool {
+	lang, _, _ := strings.Cut(strings.ToLower(l.Language), "-")
+	return clitics[lang][w]
+}
+
+// StrayClitics returns the words of text (as Words splits it) that are a clitic written on its
+// own, not right after an apostrophe: "I lost my re." gives ["re"], "I'm here" none.
+func (l *Lexicon) StrayClitics(text string) []string {
+	var out []string
+	var cur strings.Builder
+	attached, prev := false, rune(0)
+	flush := func() {
+		if cur.Len() > 0 && !attached && l.IsClitic(cur.String()) {
+			out = append(out, cur.String())
+		}
+		cur.Reset()
+	}
+	for _, r := range text {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) {
+			if cur.Len() == 0 {
+				attached = prev == '\'' || prev == '’'
+			}
+			cur.WriteRune(unicode.ToLower(r))
+		} else {
+			flush()
+		}
+		prev = r
+	}
+	flush()
+	return out
+}
+
 // IsFunction reports whether w (one lower-case word) is a function word.
 func (l *Lexicon) IsFunction(w string) bool { return l.function[w] }
 

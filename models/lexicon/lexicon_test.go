@@ -92,3 +92,20 @@ func TestLoadErrors(t *testing.T) {
 		t.Error("a missing file loaded")
 	}
 }
+
+func TestStrayClitics(t *testing.T) {
+	en := &Lexicon{Language: "en-GB"}
+	for text, want := range map[string][]string{
+		"I'm here, it’s fine and I'll go.": nil,
+		"I lost my re.":                    {"re"},
+		"I have had a s for three days":    {"s"},
+		"Don't. T":                         {"t"},
+	} {
+		if got := en.StrayClitics(text); !reflect.DeepEqual(got, want) {
+			t.Errorf("StrayClitics(%q) = %q, want %q", text, got, want)
+		}
+	}
+	if got := (&Lexicon{Language: "de"}).StrayClitics("s t m"); got != nil {
+		t.Errorf("a language without a clitic list: %q", got)
+	}
+}

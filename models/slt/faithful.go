@@ -20,7 +20,8 @@ import (
 //     they give it, and all content words of the sentence must come from the same hypothesis
 //     (no sentence that merges two hypotheses): a token is allowed while at least one
 //     hypothesis supports the whole text so far;
-//   - a word being written must be the beginning of such a word (no malformed words);
+//   - a word being written must be the beginning of such a word (no malformed words), and
+//     the piece of a contraction ("s", "ll", "re") only follows an apostrophe;
 //   - no function word twice in a row, no word three times, no run of two to four words
 //     right after itself, no punctuation mark doubled, no
 //     character outside letters, digits, spaces and sentence punctuation (no loops);
@@ -138,6 +139,15 @@ func (f *faithful) alive(text string) []bool {
 	done := ws
 	if open {
 		done = ws[:len(ws)-1]
+	}
+	// the piece of a contraction written as a word of its own ("I have had a s for"): the
+	// lexicon lets "s" through as a function word for "it's", so check where it stands
+	complete := text
+	if open {
+		complete = strings.TrimRightFunc(text, func(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) })
+	}
+	if len(f.lex.StrayClitics(complete)) > 0 {
+		return nil
 	}
 	for i := 1; i < len(done); i++ {
 		// a function word twice in a row, or any word three times; content words are

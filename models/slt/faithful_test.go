@@ -124,6 +124,18 @@ func TestFaithfulScan(t *testing.T) {
 			t.Errorf("alive(%q) = %q, want %q", text, got, want)
 		}
 	}
+	enLex := &lexicon.Lexicon{Format: lexicon.Format, Language: "en", FunctionWords: []string{"a", "s", "it"},
+		Glosses: map[string]lexicon.Entry{"RAIN": {Forms: [][]string{{"rain"}}}, "COLD": {Forms: [][]string{{"cold"}}}}}
+	if err := enLex.Check(); err != nil {
+		t.Fatal(err)
+	}
+	en := newFaithful(enLex, []Hypothesis{{"RAIN COLD", 0}})
+	if en.alive("It's a") == nil || en.alive("It's a s") == nil {
+		t.Error("a clitic after its apostrophe, or a word still being written, is refused")
+	}
+	if en.alive("It's a s ") != nil || en.alive("It's a s cold") != nil || en.canEnd("Rain s") {
+		t.Error("the piece of a contraction written alone is allowed")
+	}
 	if f.canEnd("Regen im Norden") {
 		t.Error("may end without the critical MORGEN")
 	}
