@@ -97,6 +97,11 @@ func evalInterpret(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	defer closeAll()
+	if g, ok := ch.Gate.(*gate.Gate); ok {
+		if err := calibrationOverlap(g.Params().CalibratedOn, ds, splits); err != nil {
+			return fmt.Errorf("eval interpret: %w", err)
+		}
+	}
 	var ip interpret.Interpreter = ch
 	gateName := ch.Gate.Name()
 	if !*oracle {
@@ -334,5 +339,25 @@ func interpretInputs(ctx context.Context, a *app, c config.Config, inputs []stri
 	fmt.Fprintf(w, "\ninterpret: %d sentences, shown %d (coverage %.1f%%), correct among shown n/a (no reference), hallucinated %.1f%%, degenerate %d\n",
 		n, shown, 100*float64(shown)/float64(max(1, n)), 100*float64(halluc)/float64(max(1, shown)), degen)
 	fmt.Fprintf(w, "unsure: %d of %d sentences (%.1f%%)\n", n-shown, n, 100*float64(n-shown)/float64(max(1, n)))
+	return nil
+}
+
+// calibrationOverlap refuses to score the split of the corpus the gate was calibrated on
+// (the bundle's gate.calibrated_on, as scope gate calibrate writes it: "[synthetic ]dev
+// split of NAME seed N (...)"): the gate's figures there are not a measurement.
+func calibrationOverlap(calibratedOn string, ds *dataset.Dataset, splits map[string]bool) error {
+	if ds.Info == nil || ds.Info.Name == "" {
+		return nil
+	}
+	on := strings.TrimPrefix(calibratedOn, "synthetic ")
+	for _, sp := range []string{"train", "dev", "test"} {
+		if len(splits) > 0 && !splits[sp] {
+			continue
+		}
+		if strings.HasPrefix(on, fmt.Sprintf("%s split of %s seed %d (", sp, ds.Info.Name, ds.Info.Seed)) {
+			return fmt.Errorf("the confidence gate was calibrated on the %s split of this corpus (%s seed %d): score another split (--split test) or a corpus with a fresh seed (scope synth --seed)",
+				sp, ds.Info.Name, ds.Info.Seed)
+		}
+	}
 	return nil
 }
