@@ -25,8 +25,10 @@ import (
 //   - no function word twice in a row, no word three times, no run of two to four words
 //     right after itself, no punctuation mark doubled, no
 //     character outside letters, digits, spaces and sentence punctuation (no loops);
-//   - the sentence may end only when some supporting hypothesis has all its safety-critical
-//     glosses (numbers, dates, medicines, allergens, body parts, names, doses) rendered.
+//   - the sentence may end only when some supporting hypothesis has all its glosses rendered
+//     (not only the safety-critical ones: numbers, dates, medicines, allergens, body parts,
+//     names, doses), so that no clause is silently left out ("Good morning." for GOOD
+//     MORNING WAIT MOMENT); a model that cannot say them stops "unsupported" and is unsure.
 //
 // When none of the model's maxCandidates best tokens is allowed, the translation stops and
 // Result.StoppedBy says "unsupported": the gate then marks it unsure. The chosen hypothesis
@@ -206,8 +208,7 @@ func (f *faithful) alive(text string) []bool {
 }
 
 // canEnd reports whether the text may end here: some hypothesis supports it with its last
-// word complete, the text says something, and that hypothesis's critical glosses are all
-// rendered.
+// word complete, the text says something, and that hypothesis's glosses are all rendered.
 func (f *faithful) canEnd(text string) bool {
 	if len(f.lex.ContentWords(text)) == 0 {
 		return false
@@ -217,7 +218,7 @@ func (f *faithful) canEnd(text string) bool {
 		return false
 	}
 	for h, a := range alive {
-		if a && len(f.lex.MissingCritical(text, f.glosses[h])) == 0 {
+		if a && len(f.lex.Missing(text, f.glosses[h])) == 0 {
 			return true
 		}
 	}

@@ -77,8 +77,8 @@ func TestFaithfulTranslation(t *testing.T) {
 			if res.Hypothesis < 0 || len(lex.Unsupported(res.Text, strings.Fields(hs[res.Hypothesis].Glosses))) > 0 {
 				t.Errorf("chosen hypothesis %d does not support %q", res.Hypothesis, res.Text)
 			}
-			if len(res.MissingCritical) > 0 {
-				t.Errorf("ended with critical glosses missing: %v", res.MissingCritical)
+			if len(res.MissingCritical) > 0 || len(res.Missing) > 0 {
+				t.Errorf("%q ended with glosses missing: %v (critical %v)", res.Text, res.Missing, res.MissingCritical)
 			}
 		}
 		ws := lexicon.Words(res.Text)
@@ -139,7 +139,10 @@ func TestFaithfulScan(t *testing.T) {
 	if f.canEnd("Regen im Norden") {
 		t.Error("may end without the critical MORGEN")
 	}
-	if !f.canEnd("Morgen Regen") || !f.canEnd("Sonne.") {
+	if f.canEnd("Morgen Regen") {
+		t.Error("may end without NORD: a clause left out")
+	}
+	if !f.canEnd("Morgen Regen im Norden") || !f.canEnd("Sonne.") {
 		t.Error("cannot end a supported sentence")
 	}
 	if h, miss, _ := f.choose("Morgen Regen"); h != 0 || len(miss) != 1 || miss[0] != "NORD" {
