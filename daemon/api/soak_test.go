@@ -19,6 +19,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -124,6 +125,10 @@ func soak(b *testing.B, o soakOptions) {
 	if err := s.Listen(); err != nil {
 		b.Fatal(err)
 	}
+	// Every connection gets a fixed 16 KiB send buffer: by default it grows to a few MB,
+	// more than an hour of events, and a client that does not read would never make the
+	// server's writes block as a hung tab on a slow network does.
+	s.ln = smallSendBuffer{s.ln}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go s.Serve(ctx)
@@ -155,18 +160,53 @@ func soak(b *testing.B, o soakOptions) {
 	// Clients: each reads every event and times the caption from the end of signing
 	// (the sentence's own end-of-signing -> ready time plus its trip to the client).
 	clientLat := &latencies{}
-	var connected, disconnected atomic.Int64
+	var connected, disconnected, stalls atomic.Int64 // connected, disconnected: the readers
 	var wg sync.WaitGroup
-	for i := 0; i < o.clients; i++ {
-		stalled := o.clients > 1 && i == 0
+	if o.clients > 1 {
+		// Connected, never reads; when the server gives up on it, it connects again and
+		// stalls again, so that one client is stalled for the whole run.
+		first, _, err := websocket.Dial(ctx, wsURL+"?buffer=16", smallWindow())
+		if err != nil {
+			b.Fatal(err)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var opt *websocket.DialOptions
-			if stalled {
-				opt = smallWindow()
+			conn := first
+			for {
+				stalls.Add(1)
+				// Wait until the server has given up on it: the bus has one subscriber
+				// fewer than the engine's own, the readers' and this one (a read would
+				// consume events, so the subscribers are counted instead).
+				for short := 0; short < 2; { // twice in a row: a reader may be connecting
+					select {
+					case <-ctx.Done():
+						conn.CloseNow()
+						return
+					case <-time.After(time.Second):
+					}
+					if int64(e.Bus().Subscribers()) < 1+connected.Load()-disconnected.Load()+1 {
+						short++
+					} else {
+						short = 0
+					}
+				}
+				conn.CloseNow()
+				var err error
+				if conn, _, err = websocket.Dial(ctx, wsURL+"?buffer=16", smallWindow()); err != nil {
+					return
+				}
 			}
-			conn, _, err := websocket.Dial(ctx, wsURL, opt)
+		}()
+	}
+	for i := 0; i < o.clients; i++ {
+		if o.clients > 1 && i == 0 {
+			continue // the stalled one, above
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, _, err := websocket.Dial(ctx, wsURL, nil)
 			if err != nil {
 				if ctx.Err() == nil {
 					fmt.Fprintf(os.Stderr, "soak: client %d: %v\n", i, err)
@@ -175,10 +215,6 @@ func soak(b *testing.B, o soakOptions) {
 			}
 			connected.Add(1)
 			defer conn.CloseNow()
-			if stalled {
-				<-ctx.Done() // connected, never reads: the server must not wait for it
-				return
-			}
 			conn.SetReadLimit(1 << 20)
 			for {
 				_, msg, err := conn.Read(ctx)
@@ -227,9 +263,9 @@ loop:
 		case <-tick.C:
 			s := take()
 			samples = append(samples, s)
-			fmt.Fprintf(os.Stderr, "soak: %6s RSS %7.1f MB, goroutines %4d, sentences %d, caption p95 %.0f ms (%d), ws subscribers %d, bus drops %d\n",
+			fmt.Fprintf(os.Stderr, "soak: %6s RSS %7.1f MB, goroutines %4d, sentences %d, caption p95 %.0f ms (%d), ws subscribers %d, stalled client connections %d, bus drops %d\n",
 				s.at.Round(time.Second), float64(s.rss)/(1<<20), s.goroutines, sentences.Load(), clientLat.quantile(0.95), clientLat.n(),
-				e.Bus().Subscribers(), e.Bus().Dropped())
+				e.Bus().Subscribers(), stalls.Load(), e.Bus().Dropped())
 		case err := <-runErr:
 			b.Fatalf("the engine stopped after %s: %v", time.Since(t0).Round(time.Second), err)
 		case <-end:
@@ -261,12 +297,22 @@ loop:
 		b.ReportMetric(float64(clientLat.n()), "captions")
 	}
 	fmt.Fprintf(os.Stderr, "soak: done after %s: %d sentences, %d error events; RSS start %.1f end %.1f max %.1f MB; goroutines start %d end %d max %d;"+
-		" engine end-of-signing->sentence p50 %.0f p95 %.0f ms; clients %d connected, %d cut off by the server; caption p50 %.0f p95 %.0f max %.0f ms over %d captions; bus drops %d\n",
+		" engine end-of-signing->sentence p50 %.0f p95 %.0f ms; readers %d connected, %d cut off by the server; stalled client connected %d times (the server gave up on it %d times); caption p50 %.0f p95 %.0f max %.0f ms over %d captions; bus drops %d\n",
 		time.Since(t0).Round(time.Second), sentences.Load(), errorsSeen.Load(), mb(first.rss), mb(last.rss), mb(maxRSS),
 		first.goroutines, last.goroutines, maxG, engineLat.quantile(0.5), engineLat.quantile(0.95),
-		connected.Load(), disconnected.Load(), clientLat.quantile(0.5), clientLat.quantile(0.95), clientLat.quantile(1), clientLat.n(), e.Bus().Dropped())
+		connected.Load(), disconnected.Load(), stalls.Load(), max(0, stalls.Load()-1), clientLat.quantile(0.5), clientLat.quantile(0.95), clientLat.quantile(1), clientLat.n(), e.Bus().Dropped())
 	cancel()
 	wg.Wait()
+}
+
+type smallSendBuffer struct{ net.Listener }
+
+func (l smallSendBuffer) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(16 << 10)
+	}
+	return c, err
 }
 
 // BenchmarkSoak runs the daemon on a looping input (default: the built-in demo) for
