@@ -7,6 +7,7 @@
 //	GET    /readyz                             200 when models are loaded and frames arrive
 //	GET    /metrics                            Prometheus metrics
 //	GET    /api/status                         the engine's health, input, bundle, open conversation
+//	GET    /api/ota                            the OTA updater's status (installed bundle, probation, last check, history)
 //	POST   /api/conversations                  start a conversation {"domain": "pharmacy"}
 //	GET    /api/conversations                  every stored conversation (JSON array)
 //	GET    /api/conversations/{id}             one conversation with its turns
@@ -71,6 +72,8 @@ type Options struct {
 	// EventBuffer is each WebSocket client's queue (default 256 events).
 	EventBuffer int
 	Log         *slog.Logger
+	// OTA, when set, answers GET /api/ota (the updater's status: ota.Updater).
+	OTA http.Handler
 }
 
 // Server serves one engine.
@@ -127,6 +130,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.auth(s.e.Metrics().Handler()))
 	mux.Handle("GET /api/status", s.auth(http.HandlerFunc(s.status)))
+	if s.opt.OTA != nil {
+		mux.Handle("GET /api/ota", s.auth(s.opt.OTA))
+	}
 	mux.Handle("POST /api/conversations", s.auth(http.HandlerFunc(s.startConversation)))
 	mux.Handle("GET /api/conversations", s.auth(http.HandlerFunc(s.listConversations)))
 	mux.Handle("GET /api/conversations/{id}", s.auth(http.HandlerFunc(s.getConversation)))

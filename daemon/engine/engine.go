@@ -66,6 +66,10 @@ type Config struct {
 	Retry bool
 	// Demo chooses the synthetic dialogues of the demo input.
 	Demo Demo
+	// Bundle, when set, is the bundle folder to start on instead of slr.bundle: the OTA
+	// updater's current slot (ota.Updater.Boot). Like a Swap to it, its own translator
+	// is preferred to slt.model.
+	Bundle string
 	// NoTranslate stops after recognition; NoStore keeps the dialogue in memory only.
 	NoTranslate, NoStore bool
 	// Gate decides whether a sentence is shown or asked about; nil shows every sentence
@@ -188,13 +192,12 @@ func New(cfg Config) (_ *Engine, err error) {
 	}
 	runtime.SetDefaultProvider(runtime.Provider(e.provider))
 
-	dir := c.SLR.Bundle
-	if dir == "" {
-		if dir, err = slr.DefaultBundleDir(); err != nil {
-			return nil, err
-		}
+	if cfg.Bundle != "" {
+		e.cur, err = e.loadSet(cfg.Bundle, false)
+	} else {
+		e.cur, err = e.loadConfigured()
 	}
-	if e.cur, err = e.loadSet(dir, true); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	e.info = e.cur.info
@@ -289,11 +292,25 @@ func (e *Engine) models() (*pipeline.Models, func()) {
 	}
 }
 
+// loadConfigured opens the models the configuration names (slr.bundle, else the demo
+// bundle; slt.model when set).
+func (e *Engine) loadConfigured() (*modelSet, error) {
+	dir := e.settings.SLR.Bundle
+	if dir == "" {
+		var err error
+		if dir, err = slr.DefaultBundleDir(); err != nil {
+			return nil, err
+		}
+	}
+	return e.loadSet(dir, true)
+}
+
 // Swap loads the bundle in dir beside the running one (its recogniser, its translator
 // or else the configured one, its gate) and switches to it between sentences: the
-// sentence in flight finishes on the old models, the next runs on the new. On an error
-// the old bundle keeps running and the error says why. The old models are closed once
-// their last sentence is done (Swap waits for that, or for ctx).
+// sentence in flight finishes on the old models, the next runs on the new. An empty dir
+// means the models of the configuration (the OTA updater's rollback past its first
+// bundle). On an error the old bundle keeps running and the error says why. The old
+// models are closed once their last sentence is done (Swap waits for that, or for ctx).
 func (e *Engine) Swap(ctx context.Context, dir string) error {
 	e.swapMu.Lock()
 	defer e.swapMu.Unlock()
@@ -304,7 +321,14 @@ func (e *Engine) Swap(ctx context.Context, dir string) error {
 		return ErrClosed
 	}
 	old := e.Bundle()
-	ns, err := e.loadSet(dir, false)
+	var ns *modelSet
+	var err error
+	if dir == "" {
+		ns, err = e.loadConfigured()
+		dir = "the configured models"
+	} else {
+		ns, err = e.loadSet(dir, false)
+	}
 	if err != nil {
 		e.swaps.With("failed").Inc()
 		e.onEvent(events.Event{Kind: events.Error, Stage: "swap", Error: err.Error()})

@@ -274,6 +274,22 @@ func TestSwap(t *testing.T) {
 	if !strings.Contains(b.String(), `scope_bundle_info{hash="`+after.Hash) || !strings.Contains(b.String(), `scope_bundle_swaps_total{result="failed"} 1`) {
 		t.Fatalf("metrics after swaps:\n%s", grep(b.String(), "bundle"))
 	}
+	// "" is the configured models again (the OTA updater's rollback past its first bundle).
+	if err := e.Swap(context.Background(), ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.Bundle(); got.Hash != before.Hash || got.Dir != before.Dir {
+		t.Fatalf("after a swap to the configured models: %+v, want %+v", got, before)
+	}
+	// Config.Bundle starts on a bundle folder instead of slr.bundle (the OTA's current slot).
+	e2, err := New(Config{Settings: c, Bundle: next, Demo: Demo{Seed: 2026, Dialogues: 1}, NoStore: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Close()
+	if got := e2.Bundle(); got.Hash != after.Hash || got.Dir != next {
+		t.Fatalf("started with Bundle %s: %+v, want %+v", next, got, after)
+	}
 }
 
 func grep(s, sub string) string {
