@@ -21,7 +21,7 @@ import (
 )
 
 // ErrTooLarge is wrapped when a target is larger than the device accepts.
-var ErrTooLarge = errors.New("bundle is larger than ota.max_bundle_bytes")
+var ErrTooLarge = errors.New("bundle is larger than ota.max_bundle_mb allows")
 
 // ErrHashMismatch is wrapped when a downloaded bundle differs from its signed length or hash.
 var ErrHashMismatch = errors.New("downloaded bundle does not match its signed length and hash")

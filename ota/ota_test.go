@@ -889,3 +889,19 @@ func fileSize(t *testing.T, repo string) int64 {
 	st, _ := os.Stat(files[0])
 	return st.Size()
 }
+
+// A bundle whose signed length is over ota.max_bundle_mb is refused before a byte of it
+// is downloaded, and the device keeps what it runs.
+func TestBundleOverTheSizeBoundRefused(t *testing.T) {
+	f := newFixture(t)
+	f.publish(t, variant(t, "1.0.0", nil))
+	u := f.updater(t, func(c *Config) { c.MaxBundleBytes = 1 << 10 })
+	f.srv.targetBytes.Store(0)
+	_, err := u.Update(context.Background())
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "limit") {
+		t.Fatalf("err %v, want ErrTooLarge naming the limit", err)
+	}
+	if u.Active() != "" || f.srv.targetBytes.Load() != 0 {
+		t.Fatalf("active %q, %d bundle bytes served", u.Active(), f.srv.targetBytes.Load())
+	}
+}

@@ -54,13 +54,24 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	if *input != "" {
 		c.Capture.Source = *input
 	}
-	e, err := engine.New(engine.Config{Settings: c, Realtime: true, Loop: true, Retry: true,
-		Demo: engine.Demo{Seed: *seed}, NoTranslate: *noTranslate, NoStore: *noStore, Log: a.log})
+	upd, bundleDir := openServeOTA(a, c) // the OTA bundle to start on ("" = the configured models)
+	ecfg := engine.Config{Settings: c, Realtime: true, Loop: true, Retry: true, Bundle: bundleDir,
+		Demo: engine.Demo{Seed: *seed}, NoTranslate: *noTranslate, NoStore: *noStore, Log: a.log}
+	e, err := engine.New(ecfg)
+	if err != nil && bundleDir != "" {
+		a.log.Error("the installed OTA bundle did not load; starting on the configured models", "dir", bundleDir, "err", err)
+		ecfg.Bundle = ""
+		e, err = engine.New(ecfg)
+	}
 	if err != nil {
 		return err
 	}
 	defer e.Close()
-	srv, err := api.New(e, api.Options{Listen: c.Daemon.Listen, Token: c.Daemon.Token, TLSCert: c.Daemon.TLSCert, TLSKey: c.Daemon.TLSKey, Log: a.log})
+	aopt := api.Options{Listen: c.Daemon.Listen, Token: c.Daemon.Token, TLSCert: c.Daemon.TLSCert, TLSKey: c.Daemon.TLSKey, Log: a.log}
+	if upd != nil {
+		aopt.OTA = upd.u
+	}
+	srv, err := api.New(e, aopt)
 	if err != nil {
 		return err
 	}
@@ -111,6 +122,11 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 
 	runErr := make(chan error, 1)
 	go func() { runErr <- e.Start(ctx) }()
+	octx, stopOTA := context.WithCancel(context.Background())
+	defer stopOTA()
+	if upd != nil {
+		upd.start(octx, e) // polls, swaps between sentences, health-checks a new bundle
+	}
 	var err2 error
 	select {
 	case err2 = <-runErr:
@@ -118,6 +134,10 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 		if err2 != nil {
 			err2 = fmt.Errorf("serving %s: %w", c.Daemon.Listen, err2)
 		}
+	}
+	stopOTA()
+	if upd != nil {
+		upd.wait()
 	}
 	_ = service.Notify("STOPPING=1")
 	close(stopWatch)

@@ -29,18 +29,8 @@ func TestServeDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- runMain(ctx, []string{"serve", "--listen", "127.0.0.1:0"}, &out, &errs) }()
-	addr := regexp.MustCompile(`signer's page (http://\S+/),`)
-	var base string
 	deadline := time.Now().Add(2 * time.Minute)
-	for base == "" {
-		if m := addr.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no address printed:\n%s\n%s", out.String(), errs.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	base := serveAddress(t, &out, &errs, deadline)
 	for !strings.Contains(out.String(), "  shown:") && !strings.Contains(out.String(), "  unsure:") {
 		if time.Now().After(deadline) {
 			t.Fatalf("no sentence printed:\n%s\n%s", out.String(), errs.String())
@@ -166,5 +156,20 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	}
 	if last := cs[len(cs)-1]; last.Open() || last.EndReason != "shutdown" {
 		t.Fatalf("last conversation %+v: want ended by the shutdown", last)
+	}
+}
+
+// serveAddress waits for scope serve to print its page's address and returns it.
+func serveAddress(t *testing.T, out, errs *syncBuffer, deadline time.Time) string {
+	t.Helper()
+	addr := regexp.MustCompile(`signer's page (http://\S+/),`)
+	for {
+		if m := addr.FindStringSubmatch(out.String()); m != nil {
+			return m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no address printed:\n%s\n%s", out.String(), errs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
