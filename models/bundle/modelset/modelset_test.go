@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"scope/internal/assets"
 	"scope/models/bundle"
 )
 
@@ -181,5 +182,49 @@ func TestBuildRefusesNonEmptyOut(t *testing.T) {
 	os.WriteFile(filepath.Join(out, "x"), []byte("x"), 0o644)
 	if _, err := Build(context.Background(), BuildOptions{Out: out, NoPose: true}); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("err %v, want a refusal to write into a non-empty folder", err)
+	}
+}
+
+// A bundle of every model the device runs: the Holistic pose ONNX set (converted from
+// MediaPipe's models in the cache) beside the recogniser in both precisions and the
+// translator with its adapters; its golden check covers the pose models on a real
+// photograph as well.
+func TestBuildWithPoseModelsThenCheckPasses(t *testing.T) {
+	need := func(err error) {
+		if err == nil {
+			return
+		}
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	_, err := os.Stat(DefaultGoldenImage)
+	need(err)
+	_, err = assets.MediaPipeModel("pose_landmark_lite.tflite")
+	need(err)
+	out := filepath.Join(t.TempDir(), "b")
+	if _, err := Build(context.Background(), BuildOptions{Out: out, Version: "1.0.0", GoldenSentences: 1}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := bundle.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(m.Roles(), ","); got != "golden,pose,slr,slt,slt-adapter" {
+		t.Errorf("roles %s, want golden,pose,slr,slt,slt-adapter", got)
+	}
+	rep, err := CheckDir(context.Background(), out, Options{Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pose := 0
+	for _, r := range rep.Results {
+		if strings.HasPrefix(r.Case, "pose ") && r.OK {
+			pose++
+		}
+	}
+	if pose == 0 || len(rep.Failed()) > 0 {
+		t.Fatalf("golden check: %+v", rep.Results)
 	}
 }
