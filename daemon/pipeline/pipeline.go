@@ -369,8 +369,11 @@ func (p *Pipeline) sentence(ctx context.Context, s segment) {
 	hyps := m.Recognizer.Decode(out)
 	tm := events.Timing{RecognizeMS: ms(time.Since(t0))}
 	p.slrLatency.Observe(time.Since(t0).Seconds())
+	// The event gets its own copy: subscribers (the API's WebSocket) encode it while tm
+	// gets the translator's times below.
+	hypTiming := tm
 	p.emit(events.Event{Kind: events.Hypotheses, Sentence: s.n, Conversation: conv, Start: start.Seconds(), End: end.Seconds(),
-		Hypotheses: eventHypotheses(hyps), Timing: &tm})
+		Hypotheses: eventHypotheses(hyps), Timing: &hypTiming})
 
 	var glosses []string
 	if len(hyps) > 0 {
