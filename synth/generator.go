@@ -3,6 +3,7 @@ package synth
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 )
 
@@ -85,14 +86,14 @@ func (c *Config) Validate() error {
 		return bad("turns", "%d; use 2..100", c.Turns)
 	case c.MinGlosses < 1 || c.MaxGlosses < c.MinGlosses || c.MaxGlosses > 30:
 		return bad("glosses", "%d..%d; use 1 <= min <= max <= 30", c.MinGlosses, c.MaxGlosses)
-	case c.FPS < 5 || c.FPS > 240:
+	case !(c.FPS >= 5 && c.FPS <= 240): // written so that NaN fails it
 		return bad("fps", "%g; use 5..240", c.FPS)
 	case c.Width < 64 || c.Height < 64 || c.Width > 8192 || c.Height > 8192:
 		return bad("size", "%dx%d; use 64..8192 per side", c.Width, c.Height)
-	case c.AmbiguousShare < 0 || c.AmbiguousShare > 0.6:
+	case !(c.AmbiguousShare >= 0 && c.AmbiguousShare <= 0.6):
 		return bad("ambiguous share", "%g; use 0..0.6 (not every slot can take a group member)", c.AmbiguousShare)
-	case c.Bias < 1:
-		return bad("bias", "%g; 1 means no context effect, more favours the topic's member", c.Bias)
+	case !(c.Bias >= 1 && c.Bias <= math.MaxFloat64):
+		return bad("bias", "%g; use a finite number of at least 1: 1 means no context effect, more favours the topic's member", c.Bias)
 	}
 	return nil
 }
