@@ -114,6 +114,10 @@ func benchSLR(ctx context.Context, a *app, args []string) error {
 
 // slrBenchFrames returns a segment of the requested length.
 func slrBenchFrames(pose string, seconds, fps float64) ([]slr.Frame, float64, error) {
+	// The segmenter cuts sentences at 20 s; --fps Inf or 1e12 used to panic in makeslice.
+	if !(seconds > 0 && seconds <= 60) {
+		return nil, 0, fmt.Errorf("bench slr: --seconds %g: use more than 0 and at most 60: %w", seconds, errUsage)
+	}
 	if pose != "" {
 		src, rate, err := slr.ReadPose(pose, 0, 0)
 		if err != nil {
@@ -122,6 +126,9 @@ func slrBenchFrames(pose string, seconds, fps float64) ([]slr.Frame, float64, er
 		if len(src) == 0 {
 			return nil, 0, fmt.Errorf("%s has no frames", pose)
 		}
+		if !(rate > 0 && rate <= 1000) {
+			return nil, 0, fmt.Errorf("%s: frame rate %g: want more than 0 and at most 1000 frames/s", pose, rate)
+		}
 		n := max(1, int(seconds*rate))
 		out := make([]slr.Frame, n)
 		for i := range out {
@@ -129,8 +136,8 @@ func slrBenchFrames(pose string, seconds, fps float64) ([]slr.Frame, float64, er
 		}
 		return out, rate, nil
 	}
-	if !(fps > 0) || !(seconds > 0) {
-		return nil, 0, fmt.Errorf("bench slr: --seconds and --fps must be > 0")
+	if !(fps > 0 && fps <= 240) {
+		return nil, 0, fmt.Errorf("bench slr: --fps %g: use more than 0 and at most 240: %w", fps, errUsage)
 	}
 	r := rand.New(rand.NewSource(1))
 	n := int(seconds * fps)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"sort"
@@ -187,5 +188,22 @@ func parseFlags(a *app, fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	return nil
+	return finiteFlags(fs)
+}
+
+// finiteFlags refuses NaN and Inf in every number flag that was set: the flag package
+// parses them, and a bound written as "x < lo" lets NaN through (bench slr --fps Inf
+// panicked, synth --bias NaN and bundle build --golden-margin NaN were used as given).
+func finiteFlags(fs *flag.FlagSet) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		g, ok := f.Value.(flag.Getter)
+		if !ok || err != nil {
+			return
+		}
+		if x, ok := g.Get().(float64); ok && (math.IsNaN(x) || math.IsInf(x, 0)) {
+			err = fmt.Errorf("--%s %s: want a finite number: %w", f.Name, f.Value, errUsage)
+		}
+	})
+	return err
 }
