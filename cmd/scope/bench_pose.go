@@ -55,7 +55,7 @@ func benchPose(ctx context.Context, a *app, args []string) error {
 	complexities := fs.String("complexity", "lite,full", "pose models to measure, comma-separated: lite, full, heavy")
 	nframes := fs.Int("frames", 90, "frames per run")
 	input := fs.String("input", "", "take the frames from this video instead of the pan over messi5.jpg")
-	threads := fs.Int("threads", 2, "CPU threads for our pipeline")
+	threads := fs.Int("threads", pose.DefaultThreads(), "CPU threads for our pipeline (at most the CPUs)")
 	handModel := fs.String("hand-model", "full", "hand landmark models, comma-separated: full (as Holistic), lite")
 	noMP := fs.Bool("no-mediapipe", false, "skip MediaPipe's Holistic")
 	compare := fs.Bool("compare", false, "compare landmarks with MediaPipe's instead of measuring speed")

@@ -162,7 +162,7 @@ func cmdDatasetImport(ctx context.Context, a *app, args []string) error {
 	seed := fs.Uint64("split-seed", 1, "seed for assigning signers to splits")
 	force := fs.Bool("force", false, "replace a dataset in --out")
 	complexity := fs.String("complexity", "lite", "pose landmark model for videos: lite, full or heavy")
-	threads := fs.Int("threads", 2, "CPU threads for the pose models")
+	threads := fs.Int("threads", pose.DefaultThreads(), "CPU threads for the pose models (at most the CPUs)")
 	if err := parseFlags(a, fs, args); err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func cmdPose(ctx context.Context, a *app, args []string) error {
 	overlay := fs.String("overlay", "", "also write this video (.mp4 or .avi) with the landmarks drawn")
 	complexity := fs.String("complexity", "lite", "pose landmark model: lite, full or heavy (MediaPipe's modelComplexity 0, 1, 2)")
 	handModel := fs.String("hand-model", "full", "hand landmark model: full (as Holistic) or lite")
-	threads := fs.Int("threads", 2, "CPU threads for the models")
+	threads := fs.Int("threads", pose.DefaultThreads(), "CPU threads for the models (at most the CPUs)")
 	maxFrames := fs.Int("max-frames", 0, "stop after this many frames (0: all; needed for cameras unless interrupted)")
 	smoothing := fs.String("smoothing", "one-euro", "pose smoothing over time: one-euro or none")
 	static := fs.Bool("static", false, "treat every frame alone (no tracking, no smoothing); on by default for a single image")

@@ -33,7 +33,7 @@ func open(t *testing.T, frames int) (<-chan capture.Frame, context.CancelFunc, *
 
 func pipeline(t *testing.T) *pose.Pipeline {
 	t.Helper()
-	p, err := pose.New(pose.Options{Threads: 2})
+	p, err := pose.New(pose.Options{Threads: pose.DefaultThreads()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	goruntime "runtime"
 	"sync"
 	"time"
 
@@ -90,9 +91,9 @@ type Options struct {
 	Complexity string
 	// HandModel is "full" (default, as Holistic) or "lite".
 	HandModel string
-	// Threads is how many models may run at once (default 2, one per core; each model
-	// runs on one thread): with more than one, the two hands and the face run side by
-	// side, and Stream overlaps consecutive frames.
+	// Threads is how many models may run at once (default DefaultThreads; at most the
+	// CPUs; each model runs on one thread): with more than one, the two hands and the
+	// face run side by side, and Stream overlaps consecutive frames.
 	Threads int
 	// Static treats every frame alone (images): detection on each, no tracking, no
 	// smoothing.
@@ -116,6 +117,9 @@ type Options struct {
 	ORTLibrary string
 }
 
+// DefaultThreads is Options.Threads' default: 2 (one per core), 1 on a one-CPU machine.
+func DefaultThreads() int { return min(2, goruntime.NumCPU()) }
+
 func (o *Options) setDefaults() error {
 	if o.Complexity == "" {
 		o.Complexity = "lite"
@@ -132,7 +136,10 @@ func (o *Options) setDefaults() error {
 		return fmt.Errorf("hand model %q: want full or lite", o.HandModel)
 	}
 	if o.Threads <= 0 {
-		o.Threads = 2
+		o.Threads = DefaultThreads()
+	}
+	if n := goruntime.NumCPU(); o.Threads > n {
+		return fmt.Errorf("pose: %d threads (models at once): this machine has %d CPUs; use 1 to %d", o.Threads, n, n)
 	}
 	if o.Smoothing == "" {
 		o.Smoothing = SmoothOneEuro

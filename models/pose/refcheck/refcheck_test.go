@@ -62,7 +62,7 @@ func TestAgainstMediaPipe(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	res := run(t, ctx, Options{Complexity: "lite", Images: imgs, Video: video, Skip: 150, Frames: 50,
-		Pan: imgs[0], PanFrames: 20, Threads: 2})
+		Pan: imgs[0], PanFrames: 20}) // Threads 0: pose.DefaultThreads(), 2 or the CPUs
 	if res.Video[0].Both < 30 {
 		t.Errorf("vtest.avi frames 151-200: pose found by both on %d frames, want at least 30 (MediaPipe finds a walker from frame 161)", res.Video[0].Both)
 	}
@@ -95,7 +95,7 @@ func TestRealSigningAgainstMediaPipe(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	res := run(t, ctx, Options{Complexity: "full", Clips: clips, Threads: 2})
+	res := run(t, ctx, Options{Complexity: "full", Clips: clips}) // Threads 0: pose.DefaultThreads(), 2 or the CPUs
 	for _, c := range res.Clips {
 		for _, p := range c.Parts {
 			t.Logf("%-12s %s", c.Name, p)
