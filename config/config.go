@@ -193,27 +193,36 @@ func Default() Config {
 
 // Load returns Default() overlaid by the YAML file at path (if path is not empty) and
 // by the environment, validated.
+//
+// Every problem comes back at once: a value that does not parse keeps its default, so
+// the values that did parse are still validated (a bad duration used to hide an
+// out-of-range number elsewhere in the file).
 func Load(path string) (Config, error) {
 	c := Default()
+	var errs []error
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return c, fmt.Errorf("config: %w", err)
 		}
 		if err := c.overlayYAML(data); err != nil {
-			return c, fmt.Errorf("config %s: %w", path, err)
+			errs = append(errs, err)
 		}
 	}
 	if err := c.overlayEnv(os.Environ()); err != nil {
-		return c, err
+		errs = append(errs, err)
 	}
 	if err := c.Validate(); err != nil {
-		if path != "" {
-			return c, fmt.Errorf("config %s: %w", path, err)
-		}
-		return c, err
+		errs = append(errs, err)
 	}
-	return c, nil
+	if len(errs) == 0 {
+		return c, nil
+	}
+	errs = append(errs, errors.New("(see `scope config print` for every key and its default)"))
+	if path != "" {
+		return c, fmt.Errorf("config %s: %w", path, errors.Join(errs...))
+	}
+	return c, errors.Join(errs...)
 }
 
 // overlayYAML applies a YAML document key by key, so that one bad value (a duration
@@ -225,14 +234,14 @@ func (c *Config) overlayYAML(data []byte) error {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return fmt.Errorf("%v (see `scope config print` for every key and its default)", err)
+		return err
 	}
 	if len(doc.Content) == 0 {
 		return nil
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: want sections such as capture:, slt:, dialogue: at the top level (see `scope config print`)", root.Line)
+		return fmt.Errorf("line %d: want sections such as capture:, slt:, dialogue: at the top level", root.Line)
 	}
 	var errs []error
 	rv := reflect.ValueOf(c).Elem()
@@ -262,9 +271,6 @@ func (c *Config) overlayYAML(data []byte) error {
 				errs = append(errs, fmt.Errorf("line %d: %s: %w", vv.Line, name, err))
 			}
 		}
-	}
-	if len(errs) > 0 {
-		errs = append(errs, errors.New("(see `scope config print` for every key and its default)"))
 	}
 	return errors.Join(errs...)
 }

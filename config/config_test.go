@@ -187,7 +187,8 @@ func TestNonFiniteNumbersAreRejected(t *testing.T) {
 }
 
 // TestEveryProblemIsReported: two bad durations, a word where a number belongs, an
-// unknown key and an out-of-range value all come back from one Load, each with its line.
+// unknown key and an out-of-range value all come back from one Load, each with its line
+// (the out-of-range value used to wait until the file's own errors were fixed).
 func TestEveryProblemIsReported(t *testing.T) {
 	p := writeFile(t, `capture:
   reconnect: soon
@@ -203,7 +204,7 @@ slr:
 		t.Fatal("no error")
 	}
 	for _, w := range []string{"line 2: capture.reconnect", "line 3: capture.buffer: want an integer", "line 5: dialogue.retention",
-		"line 8: unknown key slr.beam_widht", p} {
+		"line 8: unknown key slr.beam_widht", "slr.beam_width", p} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error does not mention %q:\n%v", w, err)
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -54,12 +55,17 @@ func cmdConfigCheck(ctx context.Context, a *app, args []string) error {
 	if fs.NArg() != 1 {
 		return fmt.Errorf("scope config check needs one FILE: %w", errUsage)
 	}
+	// The files are checked even when a value is wrong, so that one run lists everything.
 	c, err := config.Load(fs.Arg(0))
+	if ferr := c.CheckFiles(); ferr != nil {
+		ferr = fmt.Errorf("config %s: %w", fs.Arg(0), ferr)
+		if err == nil {
+			return ferr
+		}
+		return errors.Join(err, ferr)
+	}
 	if err != nil {
 		return err
-	}
-	if err := c.CheckFiles(); err != nil {
-		return fmt.Errorf("config %s: %w", fs.Arg(0), err)
 	}
 	fmt.Fprintf(a.stdout, "%s: ok\n", fs.Arg(0))
 	return nil

@@ -36,3 +36,21 @@ func TestConfigCheckReportsMissingFiles(t *testing.T) {
 		t.Fatalf("a good file: %v %s", err, out)
 	}
 }
+
+// TestConfigCheckReportsEverythingAtOnce: a bad duration hid the out-of-range values and
+// the missing files of the same file; one config check now lists them all.
+func TestConfigCheckReportsEverythingAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "scope.yaml")
+	os.WriteFile(cfg, []byte("dialogue:\n  retention: 99999999999d\ncapture:\n  reconnect: 1ns\nslt:\n  lora_scale: .nan\n  model: "+dir+"/nope.gguf\nruntime:\n  onnxruntime_library: /etc/passwd\n"), 0o644)
+	_, _, err := run(t, "config", "check", cfg)
+	if err == nil {
+		t.Fatal("config check passed")
+	}
+	for _, w := range []string{cfg, "line 2: dialogue.retention", "at most 106751d", "capture.reconnect", "100ms", "slt.lora_scale", "NaN",
+		"slt.model: " + dir + "/nope.gguf", "runtime.onnxruntime_library: /etc/passwd"} {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error does not mention %q:\n%v", w, err)
+		}
+	}
+}
