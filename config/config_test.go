@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -305,5 +306,40 @@ func TestCheckFilesNamesEveryMissingOrWrongFile(t *testing.T) {
 	}
 	if err := Default().CheckFiles(); err != nil {
 		t.Errorf("defaults: %v", err)
+	}
+}
+
+// TestCheckFilesDoesNotWaitOnAPipe: a named pipe where a model, adapter, library,
+// certificate or bundle manifest belongs is refused as not a regular file; opening it
+// first waited for a writer, so `config check` hung. (The minute below only turns such a
+// hang into a failure; nothing is timed.)
+func TestCheckFilesDoesNotWaitOnAPipe(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "pipe")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "bundle"), 0o755)
+	if err := syscall.Mkfifo(filepath.Join(dir, "bundle", "manifest.json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := Default()
+	c.SLR.Bundle = filepath.Join(dir, "bundle")
+	c.SLT.Model = fifo
+	c.SLT.Adapters = map[string]string{"pharmacy": fifo}
+	c.Runtime.ONNXRuntimeLibrary = fifo
+	c.Daemon.TLSCert, c.Daemon.TLSKey = fifo, fifo
+	done := make(chan error, 1)
+	go func() { done <- c.CheckFiles() }()
+	select {
+	case err := <-done:
+		for _, w := range []string{"slr.bundle", "slt.model: " + fifo + ": not a regular file", "slt.adapters.pharmacy",
+			"runtime.onnxruntime_library: " + fifo + ": not a regular file", "daemon.tls_cert", "daemon.tls_key"} {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("error does not mention %q:\n%v", w, err)
+			}
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("CheckFiles is waiting on a named pipe")
 	}
 }

@@ -84,19 +84,21 @@ func isDir(p string) error {
 }
 
 // isFile checks that p is a readable regular file that starts with magic (when given).
+// It looks before it opens: opening a named pipe waits for a writer (config check hung
+// on one).
 func isFile(p string, magic []byte) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return pathErr(err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
+	st, err := os.Stat(p)
 	if err != nil {
 		return pathErr(err)
 	}
 	if !st.Mode().IsRegular() {
 		return errors.New("not a regular file")
 	}
+	f, err := os.Open(p)
+	if err != nil {
+		return pathErr(err)
+	}
+	defer f.Close()
 	if len(magic) > 0 {
 		head := make([]byte, len(magic))
 		if _, err := io.ReadFull(f, head); err != nil || string(head) != string(magic) {

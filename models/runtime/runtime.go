@@ -88,18 +88,19 @@ func Library() string {
 // setting that chooses it.
 func CheckLibrary(path string) error {
 	const fix = "point runtime.onnxruntime_library at libonnxruntime.so.1 (empty: the one `make setup` extracts)"
+	// Look before opening: opening a named pipe waits for a writer.
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("onnx runtime library %s: %w (run `make setup`, or %s)", path, err, fix)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("onnx runtime library %s is not a regular file; %s", path, fix)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("onnx runtime library %s: %w (run `make setup`, or %s)", path, err, fix)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("onnx runtime library %s: %w", path, err)
-	}
-	if !st.Mode().IsRegular() {
-		return fmt.Errorf("onnx runtime library %s is not a regular file; %s", path, fix)
-	}
 	head := make([]byte, 4)
 	if _, err := io.ReadFull(f, head); err != nil || string(head) != "\x7fELF" {
 		return fmt.Errorf("onnx runtime library %s is not a shared library (no ELF header); %s", path, fix)

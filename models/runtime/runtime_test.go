@@ -10,6 +10,7 @@ import (
 	goruntime "runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -161,9 +162,15 @@ func TestInitRefusesWhatIsNotALibrary(t *testing.T) {
 	dir := t.TempDir()
 	text := filepath.Join(dir, "passwd")
 	os.WriteFile(text, []byte("root:x:0:0:root:/root:/bin/bash\n"), 0o644)
+	// A named pipe: opening it would wait for a writer.
+	fifo := filepath.Join(dir, "pipe.so")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct{ path, want string }{
 		{text, "not a shared library"},
 		{dir, "not a regular file"},
+		{fifo, "not a regular file"},
 		{filepath.Join(dir, "missing.so"), "no such file"},
 	} {
 		err := CheckLibrary(tc.path)
