@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,5 +70,38 @@ func TestFailedRunInputLeavesNoConversation(t *testing.T) {
 	}
 	if len(cs) != 0 {
 		t.Errorf("failed runs left %d conversations behind: %+v", len(cs), cs)
+	}
+}
+
+// TestRunWithAConfiguredONNXRuntimeLibrary: the README's way to use another build of
+// ONNX Runtime (runtime.onnxruntime_library) made `scope run` fail with "already loaded",
+// because the recogniser initialised the runtime from the cache path first. A copy of the
+// library at another path, named by the setting, now runs the demo (in a child process:
+// a process loads one library).
+func TestRunWithAConfiguredONNXRuntimeLibrary(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	lib, err := assets.ONNXRuntimeLibrary()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	b, err := os.ReadFile(lib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	copyLib := filepath.Join(dir, "libonnxruntime.so.1")
+	if err := os.WriteFile(copyLib, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(scopeBinary(t), "run", "--no-store", "--no-translate")
+	cmd.Env = append(os.Environ(), "SCOPE_RUNTIME_ONNXRUNTIME_LIBRARY="+copyLib, "SCOPE_EDGE_THREADS=1", "SCOPE_CONFIG=")
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.Contains(string(out), "already loaded") || !strings.Contains(string(out), "gloss WER") {
+		t.Fatalf("scope run with runtime.onnxruntime_library=%s: %v\n%s", copyLib, err, out)
 	}
 }
