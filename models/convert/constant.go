@@ -207,6 +207,11 @@ func strides(shape []int64) []int64 {
 // buffer of the given shape. elem is the element size in bytes; values are the stored
 // non-zero (block) values, in traversal order.
 func densify(shape []int64, elem int, sp *tflite.Sparsity, values []byte) ([]byte, error) {
+	if elem <= 0 {
+		// A type without a fixed size (string, or one this reader does not know): a
+		// fuzzed file divided by zero below.
+		return nil, fmt.Errorf("a sparse tensor needs a type with a fixed element size")
+	}
 	n := len(shape)
 	order := sp.TraversalOrder
 	k := len(order) - n
