@@ -68,14 +68,17 @@ func TestWrongModelInASlotIsRefusedByName(t *testing.T) {
 	}
 }
 
-// TestThreadsAreBounded: Threads is how many models run at once; more than the CPUs was
-// taken silently (scope pose --threads 100000). It is refused, naming the CPUs, before
-// any model is loaded; the default fits a one-CPU machine.
+// TestThreadsAreBounded: Threads is how many models run at once; any number was taken
+// silently (scope pose --threads 100000). More than the CPUs (or 3, the most the stages
+// run at once) is refused, naming the CPUs, before any model is loaded; the default fits
+// a one-CPU machine.
 func TestThreadsAreBounded(t *testing.T) {
 	n := goruntime.NumCPU()
-	_, err := New(Options{Threads: n + 1})
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("this machine has %d CPUs", n)) {
-		t.Errorf("Threads %d: err = %v, want the CPU count named", n+1, err)
+	for _, threads := range []int{max(n, 3) + 1, 100000} {
+		_, err := New(Options{Threads: threads})
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("this machine has %d CPUs", n)) {
+			t.Errorf("Threads %d: err = %v, want the CPU count named", threads, err)
+		}
 	}
 	if d := DefaultThreads(); d < 1 || d > n || d > 2 {
 		t.Errorf("DefaultThreads() = %d on %d CPUs", d, n)

@@ -92,7 +92,7 @@ type Options struct {
 	// HandModel is "full" (default, as Holistic) or "lite".
 	HandModel string
 	// Threads is how many models may run at once (default DefaultThreads; at most the
-	// CPUs; each model runs on one thread): with more than one, the two hands and the
+	// CPUs, or 3; each model runs on one thread): with more than one, the two hands and the
 	// face run side by side, and Stream overlaps consecutive frames.
 	Threads int
 	// Static treats every frame alone (images): detection on each, no tracking, no
@@ -138,8 +138,10 @@ func (o *Options) setDefaults() error {
 	if o.Threads <= 0 {
 		o.Threads = DefaultThreads()
 	}
-	if n := goruntime.NumCPU(); o.Threads > n {
-		return fmt.Errorf("pose: %d threads (models at once): this machine has %d CPUs; use 1 to %d", o.Threads, n, n)
+	// The stages run at most 3 models at once (pose and face, then both hands), so up to
+	// 3 costs nothing even on fewer CPUs; more than that and the CPUs is a mistake.
+	if n := goruntime.NumCPU(); o.Threads > max(n, 3) {
+		return fmt.Errorf("pose: %d threads (models at once): this machine has %d CPUs; use 1 to %d", o.Threads, n, max(n, 3))
 	}
 	if o.Smoothing == "" {
 		o.Smoothing = SmoothOneEuro
