@@ -905,3 +905,28 @@ func TestBundleOverTheSizeBoundRefused(t *testing.T) {
 		t.Fatalf("active %q, %d bundle bytes served", u.Active(), f.srv.targetBytes.Load())
 	}
 }
+
+// A daemon whose engine cannot load the bundle Boot gave it reports so: the bundle is
+// rolled back as failed and the previous one is what to load.
+func TestBootFailedRollsBack(t *testing.T) {
+	f := newFixture(t)
+	u := f.updater(t)
+	f.installCommitted(t, u, "1.0.0")
+	f.installCommitted(t, u, "1.1.0")
+	bad, _ := u.Status()
+	dir, err := u.BootFailed("opening the recogniser: no such file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dir != u.Active() || installedVersion(t, u) != "1.0.0" {
+		t.Fatalf("after BootFailed: dir %q, active %q, version %s", dir, u.Active(), installedVersion(t, u))
+	}
+	st, _ := u.Status()
+	if st.Installed.Version != "1.0.0" || len(st.Failed) != 1 || st.Failed[0] != bad.Installed.Hash || !strings.Contains(st.LastError, "did not load at start") {
+		t.Fatalf("status after BootFailed: %+v", st)
+	}
+	// Past the first bundle: the built-in models.
+	if dir, err := u.BootFailed("again"); err != nil || dir != "" || u.Active() != "" {
+		t.Fatalf("second BootFailed: %q %v, active %q", dir, err, u.Active())
+	}
+}

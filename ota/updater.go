@@ -237,6 +237,39 @@ func (u *Updater) Boot() (string, error) {
 	return u.Active(), nil
 }
 
+// BootFailed is called by a daemon whose engine could not load the bundle Boot returned
+// (say a runtime library it needs is gone): that bundle is rolled back as a failed one
+// (never retried), the previous slot or the built-in models become current, and the
+// folder to load now is returned ("" = the built-in models).
+func (u *Updater) BootFailed(reason string) (string, error) {
+	unlock, err := u.lock()
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	st, err := u.st.load()
+	if err != nil {
+		return "", err
+	}
+	if st.Current != nil {
+		var events []Event
+		eng := u.cfg.Engine
+		u.cfg.Engine = nil // nothing runs yet: no swap
+		err = u.rollback(st, &events, "it did not load at start: "+reason)
+		u.cfg.Engine = eng
+		if err != nil {
+			return "", err
+		}
+		if err := u.st.save(st, events...); err != nil {
+			return "", err
+		}
+	}
+	u.running = u.Active()
+	return u.running, nil
+}
+
 // recover brings the device to a consistent state after a kill at any step:
 //   - half-written slots, links and folders are removed (downloads are kept: they resume);
 //   - an update interrupted before its switch is abandoned: current still points at the

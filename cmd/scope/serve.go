@@ -58,9 +58,8 @@ func cmdServe(ctx context.Context, a *app, args []string) error {
 	ecfg := engine.Config{Settings: c, Realtime: true, Loop: true, Retry: true, Bundle: bundleDir,
 		Demo: engine.Demo{Seed: *seed}, NoTranslate: *noTranslate, NoStore: *noStore, Log: a.log}
 	e, err := engine.New(ecfg)
-	if err != nil && bundleDir != "" {
-		a.log.Error("the installed OTA bundle did not load; starting on the configured models", "dir", bundleDir, "err", err)
-		ecfg.Bundle = ""
+	for err != nil && ecfg.Bundle != "" { // roll back to the previous bundle, then the configured models
+		ecfg.Bundle = upd.bootFailed(ecfg.Bundle, err)
 		e, err = engine.New(ecfg)
 	}
 	if err != nil {

@@ -67,6 +67,21 @@ func openServeOTA(a *app, c config.Config) (*serveOTA, string) {
 	return s, dir
 }
 
+// bootFailed reports that the engine could not load the bundle in dir: the updater rolls
+// it back as failed. It returns the folder to try next ("" = the configured models).
+func (s *serveOTA) bootFailed(dir string, err error) string {
+	next, rerr := s.u.BootFailed(err.Error())
+	if rerr != nil {
+		s.log.Error("OTA: the installed bundle did not load and could not be rolled back; starting on the configured models", "dir", dir, "err", err, "rollback_err", rerr)
+		return ""
+	}
+	s.log.Error("OTA: the installed bundle did not load; rolled back", "dir", dir, "err", err, "next", next)
+	if next == dir {
+		return ""
+	}
+	return next
+}
+
 // start runs the updater beside the engine until ctx ends: polling, swapping, and the
 // health check fed from the engine's events. It registers the OTA metrics.
 func (s *serveOTA) start(ctx context.Context, e *engine.Engine) {
