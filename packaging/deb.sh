@@ -58,7 +58,21 @@ for part in slr slt; do
   install -m 0644 "$repo/models/demo/$part"/* "$root/usr/lib/scope/models/demo/$part/"
 done
 install -D -m 0644 "$repo/packaging/deb/scope.yaml" "$root/etc/scope/scope.yaml"
-install -D -m 0644 "$repo/packaging/deb/scope.service" "$root/lib/systemd/system/scope.service"
+# The unit is the daemon's own hardened one (`scope service unit`, daemon/service/unit.go),
+# so that the package and `scope service install` never drift apart. The text does not
+# depend on the architecture: for arm64 it comes from the amd64 binary that
+# `make package` built, which runs here.
+unitgen=$bin
+[ "$arch" = amd64 ] || unitgen=$repo/bin/amd64/scope
+[ -x "$unitgen" ] || die "$unitgen is missing: 'make package' builds it (it writes the arm64 package's unit too)"
+install -d -m 0755 "$root/lib/systemd/system"
+"$unitgen" service unit --binary /usr/bin/scope --config /etc/scope/scope.yaml |
+  sed '1,2c # SCOPE daemon, installed by the scope package (the unit of `scope service unit`).\
+# Local changes: `systemctl edit scope` (a drop-in in /etc/systemd/system/scope.service.d/).' \
+  >"$root/lib/systemd/system/scope.service"
+grep -q '^ExecStart=/usr/bin/scope serve --config /etc/scope/scope.yaml$' "$root/lib/systemd/system/scope.service" ||
+  die "scope service unit wrote no ExecStart for /usr/bin/scope"
+chmod 0644 "$root/lib/systemd/system/scope.service"
 
 doc=$root/usr/share/doc/scope
 install -d -m 0755 "$doc"
