@@ -38,7 +38,7 @@ REVISION := $(shell git rev-parse --short HEAD 2>/dev/null)$(shell git diff --qu
 LDFLAGS := -X scope/version.revision=$(REVISION)
 
 .PHONY: all setup build run test test-go test-python test-race bench bench-phoenix llmbench-deps env clean-bin help print-revision
-.PHONY: setup-arm64 build-arm64 package package-arm64 package-test check-arm64
+.PHONY: setup-arm64 sysroot-arm64 build-arm64 package package-arm64 package-test check-arm64
 all: build
 
 help:
@@ -50,7 +50,7 @@ help:
 	@echo "make env    - print the cgo environment for plain 'go build'"
 	@echo "make bench  - speed benchmarks: pose, recogniser, translator"
 	@echo "make bench-phoenix - train and score the translator on Phoenix-2014T (../shared/data)"
-	@echo "make package - dist/scope_<version>_amd64.deb (make package-arm64: not working yet, see packaging/README.md)"
+	@echo "make package - dist/scope_<version>_amd64.deb (make package-arm64: also the cross-built arm64 one)"
 	@echo "make package-test - install, upgrade, remove and purge the amd64 package in a throwaway Debian 12 root"
 	@echo "make check-arm64 - run the arm64 package's binary under qemu: version, run, bench"
 
@@ -121,14 +121,18 @@ print-revision:
 	@echo $(REVISION)
 
 # --- Debian packages (packaging/README.md) --------------------------------------------
-# The arm64 package is cross-built here (multiarch OpenCV, aarch64-linux-gnu-gcc); its
-# first build compiles llama.cpp for arm64 (10+ minutes on 2 cores), later ones hit
-# Go's build cache. Not part of `make test`: package-test needs a Debian root made by
-# mmdebstrap (minutes the first time) and the cross-build takes longer than CI should.
+# The arm64 package is cross-built here against an arm64 Debian 12 sysroot in a folder
+# (packaging/sysroot-arm64.sh: mmdebstrap, about 3 minutes the first time, then cached in
+# ~/.cache/scope); its first build compiles llama.cpp for arm64 (79 minutes on 2 cores),
+# later ones hit Go's build cache. Not part of `make test`: package-test needs a Debian
+# root made by mmdebstrap and the cross-build takes longer than CI should.
 DEB_VERSION = $(shell packaging/version.sh)
 
 setup-arm64: setup
 	@bash packaging/setup-arm64.sh
+
+sysroot-arm64: setup-arm64
+	@bash packaging/sysroot-arm64.sh >/dev/null
 
 build-arm64: setup-arm64
 	@bash packaging/build.sh arm64 bin/arm64/scope
@@ -138,7 +142,7 @@ package: setup
 	@bash packaging/convert-models.sh bin/amd64/scope
 	@VERSION=$(DEB_VERSION) bash packaging/deb.sh amd64 bin/amd64/scope dist
 
-# Not working yet: the arm64 OpenCV needs a sysroot (packaging/build.sh arm64 says why).
+# The arm64 package's unit comes from the amd64 binary that `package` builds.
 package-arm64: setup-arm64 package
 	@bash packaging/build.sh arm64 bin/arm64/scope
 	@VERSION=$(DEB_VERSION) bash packaging/deb.sh arm64 bin/arm64/scope dist

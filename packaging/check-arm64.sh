@@ -12,10 +12,10 @@
 #   packaging/check-arm64.sh dist/scope_<version>_arm64.deb
 #
 # The package is unpacked into a folder and qemu-aarch64 runs with -L on it, so
-# /usr/bin/scope, /usr/lib/scope and /etc/scope resolve inside the package, and
-# everything else (the arm64 loader and Debian's arm64 libraries, installed by
-# packaging/setup-arm64.sh through multiarch) from this machine. No binfmt
-# registration is needed.
+# /usr/bin/scope, /usr/lib/scope and /etc/scope resolve inside the package; the arm64
+# loader and Debian 12's arm64 libraries come from the arm64 sysroot
+# (packaging/sysroot-arm64.sh), linked into that folder as /lib/aarch64-linux-gnu and
+# /usr/lib/aarch64-linux-gnu. No binfmt registration is needed.
 #
 # SCOPE_SHARED_DATA (default ../shared/data) holds the real .pose samples.
 set -euo pipefail
@@ -29,12 +29,20 @@ step() { printf '==> %s\n' "$*"; }
 [ "$(dpkg-deb -f "$deb" Architecture)" = arm64 ] || die "$deb is not the arm64 package"
 qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
 [ -n "$qemu" ] || die "no qemu-aarch64: run packaging/setup-arm64.sh (installs qemu-user-static)"
-[ -e /lib/ld-linux-aarch64.so.1 ] || die "no arm64 loader (/lib/ld-linux-aarch64.so.1): run packaging/setup-arm64.sh"
+sysroot=$(bash "$repo/packaging/sysroot-arm64.sh" | tail -n1)
+[ -e "$sysroot/lib/ld-linux-aarch64.so.1" ] || die "no arm64 loader in $sysroot: remove it and run packaging/sysroot-arm64.sh again"
 
 work=$(mktemp -d /tmp/scope-check-arm64.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 root=$work/root
 dpkg-deb -x "$deb" "$root"
+mkdir -p "$root/lib"
+ln -s "$sysroot/lib/aarch64-linux-gnu" "$root/lib/aarch64-linux-gnu"
+ln -s "$sysroot/lib/ld-linux-aarch64.so.1" "$root/lib/ld-linux-aarch64.so.1"
+mkdir -p "$root/usr/lib" "$root/etc"
+ln -s "$sysroot/usr/lib/aarch64-linux-gnu" "$root/usr/lib/aarch64-linux-gnu"
+# An empty loader cache: the loader must not take this machine's /etc/ld.so.cache.
+: >"$root/etc/ld.so.cache"
 mkdir -p "$work/state"
 # SCOPE_CACHE=/usr/lib/scope: the package lays /usr/lib/scope out like the source tree's
 # cache, so the commands that look there (bench) find ONNX Runtime and the pose models.

@@ -100,11 +100,19 @@ done
 # Runtime dependencies: dpkg-shlibdeps maps each NEEDED library of the binary and of
 # libonnxruntime.so.1 (which scope loads with dlopen) to its Debian package and the
 # version its symbols need.
+# For arm64 the libraries and the dpkg database are the sysroot's (packaging/sysroot-arm64.sh:
+# SYSROOT.dpkg lists its files with the sysroot prefix).
+shlibopts=(-l"/usr/lib/$triplet")
+if [ "$arch" = arm64 ]; then
+  sysroot=$(bash "$repo/packaging/sysroot-arm64.sh" | tail -n1)
+  shlibopts=(--admindir="$sysroot.dpkg" -l"$sysroot/usr/lib/$triplet" -l"$sysroot/lib/$triplet"
+    -l"$sysroot/usr/lib/$triplet/blas" -l"$sysroot/usr/lib/$triplet/lapack")
+fi
 install -d "$work/shlibs/debian"
 printf 'Source: scope\n\nPackage: scope\nArchitecture: any\n' >"$work/shlibs/debian/control"
 depends=$(cd "$work/shlibs" && DEB_HOST_ARCH=$arch DEB_HOST_MULTIARCH=$triplet DEB_HOST_GNU_TYPE=$triplet \
-  dpkg-shlibdeps -O -l"/usr/lib/$triplet" "$root/usr/bin/scope" "$root/usr/lib/scope/onnxruntime/libonnxruntime.so.1" 2>"$work/shlibdeps.err") \
-  || { cat "$work/shlibdeps.err" >&2; die "dpkg-shlibdeps failed for $arch (for arm64: run packaging/setup-arm64.sh)"; }
+  dpkg-shlibdeps -O "${shlibopts[@]}" "$root/usr/bin/scope" "$root/usr/lib/scope/onnxruntime/libonnxruntime.so.1" 2>"$work/shlibdeps.err") \
+  || { cat "$work/shlibdeps.err" >&2; die "dpkg-shlibdeps failed for $arch"; }
 depends=${depends#shlibs:Depends=}
 [ -n "$depends" ] || die "dpkg-shlibdeps found no dependencies"
 case "$depends" in *-dev*) die "a -dev package in Depends: $depends" ;; esac

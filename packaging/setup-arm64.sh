@@ -6,8 +6,9 @@
 #     libopencv-imgcodecs406:arm64, through libgdal32 and gdal-plugins, which are not
 #     Multi-Arch: same) make apt REMOVE the amd64 libopencv-dev, python3-torch and the rest
 #     that every amd64 build here needs (measured: it broke the other developers' builds
-#     once). The arm64 OpenCV must come from an arm64 sysroot in a folder (not done yet;
-#     packaging/build.sh arm64 says so);
+#     once). The arm64 OpenCV comes from an arm64 Debian 12 sysroot in a folder, which
+#     packaging/sysroot-arm64.sh builds with mmdebstrap (installed here) when
+#     packaging/build.sh arm64 first needs it;
 #   - qemu-user-static, to run the arm64 binary on this machine;
 #   - libonnxruntime.so.1 for linux/arm64 from the onnxruntime-node tarball that
 #     scripts/setup.sh fetched and checked, into $SCOPE_CACHE/onnxruntime/arm64/.
@@ -22,7 +23,7 @@ die() { printf 'setup-arm64: %s\n' "$*" >&2; exit 1; }
 
 [ "$(dpkg --print-architecture)" = amd64 ] || die "this cross-build setup runs on amd64 (this machine is $(dpkg --print-architecture)); on arm64 build natively with 'make build'"
 
-pkgs=(crossbuild-essential-arm64 qemu-user-static)
+pkgs=(crossbuild-essential-arm64 qemu-user-static mmdebstrap)
 
 if [ "${SCOPE_SKIP_APT:-}" = 1 ]; then
   step "apt (arm64): skipped (SCOPE_SKIP_APT=1)"
