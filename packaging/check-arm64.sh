@@ -36,19 +36,25 @@ work=$(mktemp -d /tmp/scope-check-arm64.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 root=$work/root
 dpkg-deb -x "$deb" "$root"
-mkdir -p "$root/lib"
-ln -s "$sysroot/lib/aarch64-linux-gnu" "$root/lib/aarch64-linux-gnu"
-ln -s "$sysroot/lib/ld-linux-aarch64.so.1" "$root/lib/ld-linux-aarch64.so.1"
-mkdir -p "$root/usr/lib" "$root/etc"
-ln -s "$sysroot/usr/lib/aarch64-linux-gnu" "$root/usr/lib/aarch64-linux-gnu"
-# An empty loader cache: the loader must not take this machine's /etc/ld.so.cache.
+# Everything in the sysroot's /lib and /usr/lib that the package does not have itself
+# (the multiarch folders, the loader, a few libraries such as libarmadillo in /usr/lib).
+mkdir -p "$root/lib" "$root/usr/lib" "$root/etc"
+for d in lib usr/lib; do
+  for e in "$sysroot/$d"/*; do
+    [ -e "$root/$d/$(basename "$e")" ] || ln -s "$e" "$root/$d/$(basename "$e")"
+  done
+done
+# An empty loader cache: the loader must not take this machine's /etc/ld.so.cache. Its
+# built-in paths are /lib and /usr/lib only (Debian adds the multiarch folders through
+# ld.so.conf), so LD_LIBRARY_PATH below names them, as the guest sees them.
 : >"$root/etc/ld.so.cache"
+guestlibs=/lib/aarch64-linux-gnu:/usr/lib/aarch64-linux-gnu:/usr/lib/aarch64-linux-gnu/blas:/usr/lib/aarch64-linux-gnu/lapack
 mkdir -p "$work/state"
 # SCOPE_CACHE=/usr/lib/scope: the package lays /usr/lib/scope out like the source tree's
 # cache, so the commands that look there (bench) find ONNX Runtime and the pose models.
 arm() {
   env -i PATH=/usr/bin:/bin HOME="$work/state" LANG=C.UTF-8 SCOPE_CACHE=/usr/lib/scope SCOPE_DATA_DIR="$work/state" \
-    "$qemu" -L "$root" "$root/usr/bin/scope" "$@"
+    LD_LIBRARY_PATH="$guestlibs" "$qemu" -L "$root" "$root/usr/bin/scope" "$@"
 }
 pass=0 fail=0
 ok() { pass=$((pass + 1)); printf 'PASS %s\n' "$*"; }
