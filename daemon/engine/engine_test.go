@@ -223,7 +223,15 @@ func TestSwap(t *testing.T) {
 	if err := os.MkdirAll(next, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"manifest.json", "slr.onnx", "slr.int8.onnx"} {
+	files, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, de := range files { // every file the manifest names (models, lexicon), and the manifest
+		f := de.Name()
+		if de.IsDir() || filepath.Ext(f) == ".md" {
+			continue
+		}
 		b, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {
 			t.Fatal(err)

@@ -3,7 +3,7 @@
 #   1. the corpus: 2000 dialogues, 60 signers (42 train, 9 dev, 9 test), seed 1, with the
 #      gloss-to-word lexicon (lexicon.json) synth writes beside it;
 #   2. the context recogniser (models/demo/slr) and, separately trained, the no-context
-#      baseline (models/demo/slr-baseline), 6000 steps each;
+#      baseline (models/demo/slr-baseline), SLR_STEPS (3000) each;
 #   3. the recogniser's real top-3 on the training signers' turns (one plain and two
 #      augmented views each), which the translator trains on beside random corruption;
 #   4. the translator and its domain adapters (train/slt/make-demo.sh with RECOGNISED and
@@ -11,7 +11,7 @@
 #   5. the lexicon into the recogniser bundle, then `scope gate calibrate` on the corpus's
 #      dev split, which stores the gate's thresholds in the bundle manifest.
 # Steps: STEPS=corpus,slr,baseline,hyps,slt,gate (default all). Knobs: WORK, SCOPE, PYTHON,
-# THREADS, SLR_STEPS (training steps of each recogniser, 6000). Run from anywhere; see models/demo/slr/README.md for the measured times.
+# THREADS, SLR_STEPS (training steps of each recogniser, 3000). Run from anywhere; see models/demo/slr/README.md for the measured times.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -19,7 +19,7 @@ WORK=${WORK:-.cache/demo-build}
 SCOPE=${SCOPE:-bin/scope}
 PYTHON=${PYTHON:-/usr/bin/python3}
 THREADS=${THREADS:-1}
-SLR_STEPS=${SLR_STEPS:-6000}
+SLR_STEPS=${SLR_STEPS:-3000}
 STEPS=${STEPS:-corpus,slr,baseline,hyps,slt,gate}
 CORPUS=$WORK/synth
 has() { [[ ",$STEPS," == *",$1,"* ]]; }
@@ -61,7 +61,8 @@ fi
 
 if has slt; then
   stamp "translator"
-  WORK="$WORK/slt" SYNTH="$CORPUS" RECOGNISED="$WORK/hyps-train.jsonl" LEXICON="$CORPUS/lexicon.json" \
+  # (bash expands these left to right, so RECOGNISED must not follow WORK's new value)
+  RECOGNISED="$WORK/hyps-train.jsonl" LEXICON="$CORPUS/lexicon.json" WORK="$WORK/slt" SYNTH="$CORPUS" \
     SCOPE="$SCOPE" PYTHON="$PYTHON" train/slt/make-demo.sh
 fi
 

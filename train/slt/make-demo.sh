@@ -4,8 +4,9 @@
 #   2. train_lm trains the base LM on all domains' training turns;
 #   3. train_lora trains one LoRA adapter per domain on the frozen base;
 #   4. `scope llm convert/quantize/convert-adapter` write the GGUF files.
-# Everything it measures is on synthetic data. Run from anywhere; took 13 minutes on 2
-# cores shared with one other training job. Knobs: WORK (scratch dir), SCOPE, PYTHON, DEST.
+# Everything it measures is on synthetic data. Run from anywhere; took 27 minutes on 2
+# cores (4000 LM steps). Knobs: WORK (scratch dir), SCOPE, PYTHON, DEST, LM_STEPS (4000),
+# LORA_STEPS (300), THREADS (1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -22,8 +23,9 @@ SYNTH=${SYNTH:-$WORK/synth}
 RECOGNISED=${RECOGNISED:-}
 LEXICON=${LEXICON:-}
 LM_SIZE=${LM_SIZE:-"--hidden 192 --layers 3 --heads 4 --kv-heads 2 --intermediate 512"}
-LM_STEPS=${LM_STEPS:-800}
-LORA_STEPS=${LORA_STEPS:-150}
+LM_STEPS=${LM_STEPS:-4000}
+LORA_STEPS=${LORA_STEPS:-300}
+THREADS=${THREADS:-1}
 
 [ -x "$SCOPE" ] || { echo "make-demo: $SCOPE not found: run 'make build' first" >&2; exit 1; }
 mkdir -p "$WORK" "$DEST"
@@ -39,13 +41,13 @@ extra=()
 # shellcheck disable=SC2086
 "$PYTHON" -m train.slt.train_lm --manifest "$SYNTH" --out "$WORK/lm" \
   $LM_SIZE --vocab 1200 --max-len 256 \
-  --dropout 0.1 --steps "$LM_STEPS" --batch-size 32 --lr 2e-3 --warmup 80 --max-context 2 --threads 1 --seed 1 \
+  --dropout 0.1 --steps "$LM_STEPS" --batch-size 32 --lr 2e-3 --warmup 80 --max-context 2 --threads "$THREADS" --seed 1 \
   --log-every 50 "${extra[@]}"
 
 for d in $DOMAINS; do
   "$PYTHON" -m train.slt.train_lora --base "$WORK/lm/model" --manifest "$SYNTH" --domain "$d" \
     --out "$WORK/adapters/$d" --r 8 --alpha 16 --targets q_proj,k_proj,v_proj,o_proj \
-    --steps "$LORA_STEPS" --batch-size 16 --lr 2e-3 --warmup 15 --max-context 2 --threads 1 --seed 1 --log-every 25 \
+    --steps "$LORA_STEPS" --batch-size 16 --lr 2e-3 --warmup 15 --max-context 2 --threads "$THREADS" --seed 1 --log-every 25 \
     "${extra[@]}"
 done
 

@@ -72,8 +72,8 @@ func TestBuildThenCheckPasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(m.Roles(), ","); got != "golden,slr,slt,slt-adapter" {
-		t.Errorf("roles %s, want golden,slr,slt,slt-adapter", got)
+	if got := strings.Join(m.Roles(), ","); got != "golden,lexicon,slr,slt,slt-adapter" {
+		t.Errorf("roles %s, want golden,lexicon,slr,slt,slt-adapter", got)
 	}
 	if m.Name != "scope-demo" || m.Version != "1.0.0" || m.Format != bundle.FormatRevision || len(m.Hash()) != 64 {
 		t.Errorf("manifest %s %s %s hash %q", m.Name, m.Version, m.Format, m.Hash())
@@ -211,8 +211,8 @@ func TestBuildWithPoseModelsThenCheckPasses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(m.Roles(), ","); got != "golden,pose,slr,slt,slt-adapter" {
-		t.Errorf("roles %s, want golden,pose,slr,slt,slt-adapter", got)
+	if got := strings.Join(m.Roles(), ","); got != "golden,lexicon,pose,slr,slt,slt-adapter" {
+		t.Errorf("roles %s, want golden,lexicon,pose,slr,slt,slt-adapter", got)
 	}
 	rep, err := CheckDir(context.Background(), out, Options{Threads: 1})
 	if err != nil {
