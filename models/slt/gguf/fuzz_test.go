@@ -43,4 +43,3 @@ func FuzzReadAndCheck(f *testing.F) {
 		}
 	})
 }
-
