@@ -126,7 +126,7 @@ print-revision:
 # ~/.cache/scope); its first build compiles llama.cpp for arm64 (79 minutes on 2 cores),
 # later ones hit Go's build cache. Not part of `make test`: package-test needs a Debian
 # root made by mmdebstrap and the cross-build takes longer than CI should.
-DEB_VERSION = $(shell packaging/version.sh)
+DEB_VERSION := $(shell packaging/version.sh)
 
 setup-arm64: setup
 	@bash packaging/setup-arm64.sh
