@@ -56,5 +56,19 @@ done
 for d in $DOMAINS; do
   "$SCOPE" llm convert-adapter --base "$WORK/slt-f16.gguf" "$WORK/adapters/$d" "$DEST/lora-$d.gguf"
 done
-cp "$WORK/lm/result.json" "$DEST/train-result.json"
+# The training record, with this machine's absolute paths written relative to the repository.
+"$PYTHON" - "$WORK/lm/result.json" "$DEST/train-result.json" <<'PY'
+import json, os, sys
+def rel(v):
+    if isinstance(v, dict):
+        return {k: rel(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [rel(x) for x in v]
+    return os.path.relpath(v) if isinstance(v, str) and os.path.isabs(v) else v
+with open(sys.argv[1]) as f:
+    r = rel(json.load(f))
+with open(sys.argv[2], "w") as f:
+    json.dump(r, f, indent=2)
+    f.write("\n")
+PY
 ls -l "$DEST"
