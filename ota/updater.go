@@ -255,11 +255,7 @@ func (u *Updater) BootFailed(reason string) (string, error) {
 	}
 	if st.Current != nil {
 		var events []Event
-		eng := u.cfg.Engine
-		u.cfg.Engine = nil // nothing runs yet: no swap
-		err = u.rollback(st, &events, "it did not load at start: "+reason)
-		u.cfg.Engine = eng
-		if err != nil {
+		if err := u.rollback(st, &events, "it did not load at start: "+reason, false); err != nil {
 			return "", err
 		}
 		if err := u.st.save(st, events...); err != nil {
@@ -328,7 +324,7 @@ func (u *Updater) recover(boot bool) error {
 		st.Probation.Boots++
 		if st.Probation.Boots > u.cfg.MaxProbationBoots {
 			note("rolled-back", "restarted %d times before %s was committed", st.Probation.Boots, versionOf(st.Current))
-			if err := u.rollback(st, &events, fmt.Sprintf("restarted %d times on probation", st.Probation.Boots)); err != nil {
+			if err := u.rollback(st, &events, fmt.Sprintf("restarted %d times on probation", st.Probation.Boots), false); err != nil {
 				return err
 			}
 		}
@@ -338,7 +334,7 @@ func (u *Updater) recover(boot bool) error {
 	if cur != "" {
 		if err := verifySlot(u.slotDir(cur), st.Current); err != nil {
 			note("recovered", "the current bundle does not verify (%v)", err)
-			if err := u.rollback(st, &events, "current bundle does not verify"); err != nil {
+			if err := u.rollback(st, &events, "current bundle does not verify", false); err != nil {
 				return err
 			}
 		}
@@ -379,8 +375,9 @@ func verifySlot(dir string, want *Installed) error {
 }
 
 // rollback points current back at the previous slot (or the built-in models), marks the
-// current bundle failed, and switches the engine back.
-func (u *Updater) rollback(st *State, events *[]Event, reason string) error {
+// current bundle failed, and, when an engine runs, switches it back. At Open, Boot and
+// BootFailed none runs yet: the engine then starts on what Boot or BootFailed returns.
+func (u *Updater) rollback(st *State, events *[]Event, reason string, engineRuns bool) error {
 	bad := st.Current
 	prev := st.Previous
 	slot := ""
@@ -403,7 +400,7 @@ func (u *Updater) rollback(st *State, events *[]Event, reason string) error {
 	st.Current, st.Previous, st.Probation, st.Target, st.Phase = prev, nil, nil, nil, PhaseIdle
 	st.Recent = nil
 	st.LastError, st.LastErrorAt = "rolled back: "+reason, u.cfg.Now().UTC()
-	if u.cfg.Engine != nil && u.running != u.Active() {
+	if engineRuns && u.cfg.Engine != nil && u.running != u.Active() {
 		if err := u.cfg.Engine.Swap(context.Background(), u.Active()); err != nil {
 			*events = append(*events, Event{Kind: "error", Message: "engine did not switch back: " + err.Error()})
 		} else {
@@ -616,7 +613,7 @@ func (u *Updater) update(ctx context.Context, repoSetting, rootFile string) (res
 	os.Remove(part)
 	if u.cfg.Engine != nil {
 		if err := u.cfg.Engine.Swap(ctx, u.slotDir(slot)); err != nil {
-			if rerr := u.rollback(st, &events, "the engine could not load it: "+err.Error()); rerr != nil {
+			if rerr := u.rollback(st, &events, "the engine could not load it: "+err.Error(), true); rerr != nil {
 				return res, rerr
 			}
 			return res, fmt.Errorf("%w: the engine could not load %s: %w", ErrRejected, info.Version, err)
@@ -857,7 +854,7 @@ func (u *Updater) Observe(o Outcome) {
 		}
 	}
 	if reason != "" {
-		if err := u.rollback(st, &events, reason); err != nil {
+		if err := u.rollback(st, &events, reason, true); err != nil {
 			u.log.Error("ota: rollback", "err", err)
 		}
 	}
