@@ -192,12 +192,7 @@ func New(cfg Config) (_ *Engine, err error) {
 	}
 	runtime.SetDefaultProvider(runtime.Provider(e.provider))
 
-	if cfg.Bundle != "" {
-		e.cur, err = e.loadSet(cfg.Bundle, false)
-	} else {
-		e.cur, err = e.loadConfigured()
-	}
-	if err != nil {
+	if e.cur, err = e.loadBundle(cfg.Bundle); err != nil {
 		return nil, err
 	}
 	e.info = e.cur.info
@@ -292,10 +287,14 @@ func (e *Engine) models() (*pipeline.Models, func()) {
 	}
 }
 
-// loadConfigured opens the models the configuration names (slr.bundle, else the demo
-// bundle; slt.model when set).
-func (e *Engine) loadConfigured() (*modelSet, error) {
-	dir := e.settings.SLR.Bundle
+// loadBundle opens the bundle in dir, whose own translator is preferred to slt.model
+// (an OTA bundle), or with dir "" the models the configuration names (slr.bundle, else
+// the demo bundle; slt.model when set).
+func (e *Engine) loadBundle(dir string) (*modelSet, error) {
+	if dir != "" {
+		return e.loadSet(dir, false)
+	}
+	dir = e.settings.SLR.Bundle
 	if dir == "" {
 		var err error
 		if dir, err = slr.DefaultBundleDir(); err != nil {
@@ -321,13 +320,9 @@ func (e *Engine) Swap(ctx context.Context, dir string) error {
 		return ErrClosed
 	}
 	old := e.Bundle()
-	var ns *modelSet
-	var err error
+	ns, err := e.loadBundle(dir)
 	if dir == "" {
-		ns, err = e.loadConfigured()
 		dir = "the configured models"
-	} else {
-		ns, err = e.loadSet(dir, false)
 	}
 	if err != nil {
 		e.swaps.With("failed").Inc()
