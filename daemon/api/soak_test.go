@@ -36,6 +36,7 @@ import (
 	"scope/config"
 	"scope/daemon/engine"
 	"scope/daemon/events"
+	"scope/metrics"
 )
 
 type soakOptions struct {
@@ -101,8 +102,7 @@ func (l *latencies) quantile(q float64) float64 {
 	}
 	s := append([]float64(nil), l.ms...)
 	sort.Float64s(s)
-	i := int(q*float64(len(s))+0.5) - 1
-	return s[max(0, min(i, len(s)-1))]
+	return metrics.Quantile(s, q)
 }
 
 func (l *latencies) n() int { l.mu.Lock(); defer l.mu.Unlock(); return len(l.ms) }
