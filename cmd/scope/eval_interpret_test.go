@@ -50,9 +50,9 @@ func TestCalibrationOverlap(t *testing.T) {
 func TestEvalInterpretOnTheDemoModels(t *testing.T) {
 	dir := t.TempDir()
 	corpus := filepath.Join(dir, "corpus")
-	synthRun(t, "synth", "--out", corpus, "--dialogues", "30", "--seed", "4242")
+	mustRun(t, "synth", "--out", corpus, "--dialogues", "30", "--seed", "4242")
 	jsonl := filepath.Join(dir, "interpret.jsonl")
-	out := synthRun(t, "eval", "interpret", "--data", corpus, "--split", "test", "--quiet", "--out", jsonl)
+	out := mustRun(t, "eval", "interpret", "--data", corpus, "--split", "test", "--quiet", "--out", jsonl)
 	if !strings.Contains(out, "SYNTHETIC") || !strings.Contains(out, "calibrated confidence gate") {
 		t.Fatalf("the run is not labelled synthetic or does not use the bundle's gate:\n%s", out)
 	}

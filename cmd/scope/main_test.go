@@ -18,6 +18,17 @@ func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	return o.String(), e.String(), err
 }
 
+// mustRun runs scope with args, stops the test with what it printed when it fails, and
+// returns its standard output.
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errs, err := run(t, args...)
+	if err != nil {
+		t.Fatalf("scope %s: %v\n%s\n%s", strings.Join(args, " "), err, out, errs)
+	}
+	return out
+}
+
 func TestHelpListsEveryCommand(t *testing.T) {
 	out, _, err := run(t, "--help")
 	if err != nil {

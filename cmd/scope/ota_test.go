@@ -18,25 +18,17 @@ func TestOTACommandsAsScripted(t *testing.T) {
 	data := filepath.Join(dir, "device")
 	t.Setenv("SCOPE_DATA_DIR", data)
 	keys, repo, b := filepath.Join(dir, "keys"), filepath.Join(dir, "usb", "repo"), filepath.Join(dir, "bundle")
-	step := func(args ...string) string {
-		t.Helper()
-		out, errs, err := run(t, args...)
-		if err != nil {
-			t.Fatalf("scope %s: %v\n%s\n%s", strings.Join(args, " "), err, out, errs)
-		}
-		return out
-	}
-	step("ota", "keygen", "--out", keys)
-	step("bundle", "build", "--out", b, "--version", "3.2.1", "--no-pose", "--golden-sentences", "2")
-	step("bundle", "verify", b)
-	if out := step("ota", "publish", "--repo", repo, "--keys", keys, b); !strings.Contains(out, "3.2.1") {
+	mustRun(t, "ota", "keygen", "--out", keys)
+	mustRun(t, "bundle", "build", "--out", b, "--version", "3.2.1", "--no-pose", "--golden-sentences", "2")
+	mustRun(t, "bundle", "verify", b)
+	if out := mustRun(t, "ota", "publish", "--repo", repo, "--keys", keys, b); !strings.Contains(out, "3.2.1") {
 		t.Fatalf("publish says: %s", out)
 	}
-	if out := step("ota", "status"); !strings.Contains(out, "built-in models") {
+	if out := mustRun(t, "ota", "status"); !strings.Contains(out, "built-in models") {
 		t.Fatalf("status before any install: %s", out)
 	}
-	step("ota", "install", "--root", filepath.Join(repo, "root.json"), repo)
-	out := step("ota", "status")
+	mustRun(t, "ota", "install", "--root", filepath.Join(repo, "root.json"), repo)
+	out := mustRun(t, "ota", "status")
 	if !strings.Contains(out, "version:   3.2.1") {
 		t.Fatalf("status after the install does not print the version:\n%s", out)
 	}
@@ -44,14 +36,14 @@ func TestOTACommandsAsScripted(t *testing.T) {
 		t.Fatalf("the install did not land in $SCOPE_DATA_DIR: %v", err)
 	}
 	// On probation until sentences (or the technician) commit it; meanwhile nothing newer installs.
-	if out := step("ota", "install", repo); !strings.Contains(out, "3.2.1 is on probation") {
+	if out := mustRun(t, "ota", "install", repo); !strings.Contains(out, "3.2.1 is on probation") {
 		t.Fatalf("an install during probation says %q", out)
 	}
-	step("ota", "commit")
-	if out := step("ota", "install", repo); out != "installed: 3.2.1\n" { // the stored root now
+	mustRun(t, "ota", "commit")
+	if out := mustRun(t, "ota", "install", repo); out != "installed: 3.2.1\n" { // the stored root now
 		t.Fatalf("a second install of the same bundle says %q, want that 3.2.1 stays installed", out)
 	}
-	if out := step("ota", "status"); !strings.Contains(out, "version:   3.2.1") {
+	if out := mustRun(t, "ota", "status"); !strings.Contains(out, "version:   3.2.1") {
 		t.Fatalf("status after the second install:\n%s", out)
 	}
 	// One byte changed in a model file: verify refuses the bundle.

@@ -12,18 +12,9 @@ import (
 	"scope/models/poseformat"
 )
 
-func synthRun(t *testing.T, args ...string) string {
-	t.Helper()
-	var out, errb bytes.Buffer
-	if err := runMain(context.Background(), args, &out, &errb); err != nil {
-		t.Fatalf("scope %s: %v\n%s", strings.Join(args, " "), err, errb.String())
-	}
-	return out.String()
-}
-
 func TestSynthThenDatasetTools(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "corpus")
-	out := synthRun(t, "synth", "--out", dir, "--dialogues", "4", "--seed", "9")
+	out := mustRun(t, "synth", "--out", dir, "--dialogues", "4", "--seed", "9")
 	if !strings.Contains(out, "synthetic") || !strings.Contains(out, "4 dialogues") {
 		t.Errorf("synth printed %q", out)
 	}
@@ -34,13 +25,13 @@ func TestSynthThenDatasetTools(t *testing.T) {
 	}
 	vocab := filepath.Join(t.TempDir(), "vocab.txt")
 	os.WriteFile(vocab, []byte("IX-1\nHELLO\n"), 0o644)
-	stats := synthRun(t, "dataset", "stats", dir, "--split", "train", "--vocab", vocab)
+	stats := mustRun(t, "dataset", "stats", dir, "--split", "train", "--vocab", vocab)
 	for _, want := range []string{"(synthetic)", "split train", "out of vocabulary against the model's 2 glosses", "ambiguous"} {
 		if !strings.Contains(stats, want) {
 			t.Errorf("stats lack %q:\n%s", want, stats)
 		}
 	}
-	if check := synthRun(t, "dataset", "check", dir); !strings.Contains(check, "all readable") {
+	if check := mustRun(t, "dataset", "check", dir); !strings.Contains(check, "all readable") {
 		t.Errorf("check printed %q", check)
 	}
 }
@@ -65,7 +56,7 @@ func TestDatasetImportRunsVideosThroughThePosePipeline(t *testing.T) {
 	ann := filepath.Join(media, "ann.csv")
 	os.WriteFile(ann, []byte(csv), 0o644)
 	out := filepath.Join(t.TempDir(), "ds")
-	synthRun(t, "dataset", "import", "--annotations", ann, "--out", out)
+	mustRun(t, "dataset", "import", "--annotations", ann, "--out", out)
 	d, err := dataset.Open(out)
 	if err != nil {
 		t.Fatal(err)
